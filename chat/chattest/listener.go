@@ -1,0 +1,105 @@
+package chattest
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// shutdownGuard bounds Shutdown in a test's cleanup, so a server that hangs
+// fails the test instead of the whole run. Tests of the drain deadline pass
+// their own, much shorter, context.
+const shutdownGuard = 20 * time.Second
+
+// Start serves srv on a new loopback TCP listener and returns its address.
+// The test's cleanup shuts srv down and waits for Serve to return.
+func Start(t testing.TB, srv Server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	serve(t, srv, l)
+	return l.Addr().String()
+}
+
+// serve runs srv.Serve(l) in a goroutine that the test's cleanup waits for,
+// after it has shut srv down.
+func serve(t testing.TB, srv Server, l net.Listener) {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }() // ends after Shutdown; cleanup waits
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGuard)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		<-served
+	})
+}
+
+// PipeListener is an in-memory net.Listener whose connections are net.Pipe
+// pairs. A goroutine blocked on one is durably blocked, so servers on it can
+// be tested inside a testing/synctest bubble.
+type PipeListener struct {
+	conns     chan net.Conn // Dial -> Accept; never closed
+	closed    chan struct{} // closed by Close, once
+	closeOnce sync.Once
+}
+
+// NewPipeListener returns an open PipeListener.
+func NewPipeListener() *PipeListener {
+	return &PipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// Dial returns the client's end of a new connection once Accept has taken
+// the server's end, or net.ErrClosed if the listener is closed.
+func (l *PipeListener) Dial() (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.closed:
+		client.Close()
+		server.Close()
+		return nil, net.ErrClosed
+	}
+}
+
+// Accept waits for a Dial.
+func (l *PipeListener) Accept() (net.Conn, error) {
+	select {
+	case conn := <-l.conns:
+		return conn, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close makes Accept and Dial fail. It may be called more than once.
+func (l *PipeListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+// Addr returns a placeholder address.
+func (l *PipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// DialPipe connects a new client to l. The client sets no read deadlines:
+// inside a synctest bubble a hang is reported as a deadlock instead.
+func DialPipe(t testing.TB, l *PipeListener) *Client {
+	t.Helper()
+	conn, err := l.Dial()
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return NewClient(t, conn, false)
+}

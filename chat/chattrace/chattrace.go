@@ -1,0 +1,54 @@
+// Package chattrace lets a test watch a chat server at the moments the
+// properties are about, as net/http/httptrace lets a client watch a request.
+//
+// Every chapter calls the same hooks at the same points of its own code. The
+// harness in chat/chattest records them and checks each schedule against the
+// reference model; the server never reads anything back.
+package chattrace
+
+import (
+	"net"
+
+	"achat/chat/protocol"
+)
+
+// Hooks are called from the server's goroutines. Any of them may be nil, and so
+// may a *Hooks. A hook must return quickly and must not call back into the
+// server: the server holds no lock while it calls one, and a hook that blocks
+// stalls the goroutine that called it.
+type Hooks struct {
+	// LoggedIn is called after the server has started routing messages for
+	// name to conn (the server's side of the connection). It is called after
+	// the fact, so a message whose Accepted hook ran before it may or may not
+	// reach conn, and one accepted after it must.
+	LoggedIn func(conn net.Conn, name string)
+
+	// Accepted is called when the server takes responsibility for msg, read
+	// from conn, before it routes it: from then on the server owes msg to each
+	// recipient that is logged in when it is routed.
+	Accepted func(conn net.Conn, from string, msg protocol.Message)
+
+	// ShutdownBegan is called by Shutdown before it does anything else.
+	ShutdownBegan func()
+}
+
+// ReportLoggedIn calls h.LoggedIn if it is set.
+func (h *Hooks) ReportLoggedIn(conn net.Conn, name string) {
+	if h != nil && h.LoggedIn != nil {
+		h.LoggedIn(conn, name)
+	}
+}
+
+// ReportAccepted calls h.Accepted if it is set.
+func (h *Hooks) ReportAccepted(conn net.Conn, from string, msg protocol.Message) {
+	if h != nil && h.Accepted != nil {
+		h.Accepted(conn, from, msg)
+	}
+}
+
+// ReportShutdownBegan calls h.ShutdownBegan if it is set.
+func (h *Hooks) ReportShutdownBegan() {
+	if h != nil && h.ShutdownBegan != nil {
+		h.ShutdownBegan()
+	}
+}

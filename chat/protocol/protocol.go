@@ -1,0 +1,133 @@
+// Package protocol is achat's wire format, shared by every chapter.
+//
+// The protocol is line based. A client's first line is its login name. Every
+// later line names its recipients before a colon:
+//
+//	alice, bob: hello
+//
+// and each recipient that is logged in receives
+//
+//	from carol: hello
+//
+// Names and text are trimmed of surrounding white space, so a trailing "\r"
+// from telnet is ignored. Recipients are de-duplicated and empty names are
+// dropped: "alice,,alice: x" is one message to alice (the async-std tutorial
+// delivers it twice).
+package protocol
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxLineBytes bounds one line, login or message, without its newline. A
+// server reads no further into a longer line, so one client cannot make it
+// hold more than this in memory.
+const MaxLineBytes = 64 << 10
+
+// MaxNameBytes bounds a login name.
+const MaxNameBytes = 32
+
+// Errors returned by ParseLogin and ParseMessage.
+var (
+	ErrEmptyName    = errors.New("empty name")
+	ErrNameTooLong  = fmt.Errorf("name longer than %d bytes", MaxNameBytes)
+	ErrNameBadChar  = errors.New(`name contains ",", ":" or a control character`)
+	ErrInvalidUTF8  = errors.New("line is not valid UTF-8")
+	ErrNoColon      = errors.New(`expected "name1, name2: text"`)
+	ErrNoRecipients = errors.New("no recipient before the colon")
+)
+
+// Message is a parsed message line: who it is for and what it says.
+type Message struct {
+	To   []string // distinct, non-empty, in the order first named
+	Text string
+}
+
+// ParseLogin returns the name a login line carries, or why it is not one.
+func ParseLogin(line string) (string, error) {
+	if !utf8.ValidString(line) {
+		return "", ErrInvalidUTF8
+	}
+	name := strings.TrimSpace(line)
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return ErrEmptyName
+	case len(name) > MaxNameBytes:
+		return ErrNameTooLong
+	case strings.ContainsFunc(name, isForbiddenInName):
+		return ErrNameBadChar
+	}
+	return nil
+}
+
+func isForbiddenInName(r rune) bool {
+	return r == ',' || r == ':' || unicode.IsControl(r)
+}
+
+// ParseMessage parses "dest1, dest2: text". Everything after the first colon
+// is the text, colons included.
+func ParseMessage(line string) (Message, error) {
+	if !utf8.ValidString(line) {
+		return Message{}, ErrInvalidUTF8
+	}
+	dest, text, found := strings.Cut(line, ":")
+	if !found {
+		return Message{}, ErrNoColon
+	}
+	to := recipients(dest)
+	if len(to) == 0 {
+		return Message{}, ErrNoRecipients
+	}
+	return Message{To: to, Text: strings.TrimSpace(text)}, nil
+}
+
+// recipients splits "alice, bob,,alice" into [alice bob].
+func recipients(dest string) []string {
+	var to []string
+	for name := range strings.SplitSeq(dest, ",") {
+		name = strings.TrimSpace(name)
+		if name != "" && !contains(to, name) {
+			to = append(to, name)
+		}
+	}
+	return to
+}
+
+// contains is a linear search: a line names few recipients, and a map would
+// cost more than it saves.
+func contains(names []string, name string) bool {
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// FormatDelivery is the line a recipient receives, newline included.
+func FormatDelivery(from, text string) string {
+	return "from " + from + ": " + text + "\n"
+}
+
+// NewScanner returns a line scanner over r that stops at a line longer than
+// MaxLineBytes: Scan returns false and Err returns bufio.ErrTooLong, and the
+// scanner has buffered no more than MaxLineBytes+2 bytes of that line.
+func NewScanner(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	// +2 leaves room for the line's "\r\n".
+	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes+2)
+	return sc
+}

@@ -1,0 +1,128 @@
+package protocol
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseLogin(t *testing.T) {
+	tests := []struct {
+		line string
+		want string
+		err  error
+	}{
+		{"alice", "alice", nil},
+		{"  alice \r", "alice", nil},
+		{"Zoë", "Zoë", nil},
+		{"", "", ErrEmptyName},
+		{" \t\r", "", ErrEmptyName},
+		{strings.Repeat("a", MaxNameBytes), strings.Repeat("a", MaxNameBytes), nil},
+		{strings.Repeat("a", MaxNameBytes+1), "", ErrNameTooLong},
+		{"al,ice", "", ErrNameBadChar},
+		{"alice: hi", "", ErrNameBadChar},
+		{"al\x00ice", "", ErrNameBadChar},
+		{"al\x1bice", "", ErrNameBadChar},
+		{"al\xffice", "", ErrInvalidUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got, err := ParseLogin(tt.line)
+			assert.ErrorIs(t, err, tt.err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseMessage(t *testing.T) {
+	tests := []struct {
+		line string
+		want Message
+		err  error
+	}{
+		{"bob: hi", Message{To: []string{"bob"}, Text: "hi"}, nil},
+		{"alice, bob: hi there", Message{To: []string{"alice", "bob"}, Text: "hi there"}, nil},
+		{"alice,,alice: x", Message{To: []string{"alice"}, Text: "x"}, nil},
+		{" bob ,  , carol :  spaced  \r", Message{To: []string{"bob", "carol"}, Text: "spaced"}, nil},
+		{"bob: a: b", Message{To: []string{"bob"}, Text: "a: b"}, nil},
+		{"bob:", Message{To: []string{"bob"}, Text: ""}, nil},
+		{"bob", Message{}, ErrNoColon},
+		{"", Message{}, ErrNoColon},
+		{": hi", Message{}, ErrNoRecipients},
+		{" , ,: hi", Message{}, ErrNoRecipients},
+		{"bob: \xff", Message{}, ErrInvalidUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			got, err := ParseMessage(tt.line)
+			assert.ErrorIs(t, err, tt.err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestFormatDelivery(t *testing.T) {
+	assert.Equal(t, "from alice: hi\n", FormatDelivery("alice", "hi"))
+}
+
+func TestScannerBoundsLines(t *testing.T) {
+	t.Run("a line of MaxLineBytes with CRLF is read whole", func(t *testing.T) {
+		long := strings.Repeat("x", MaxLineBytes)
+		sc := NewScanner(strings.NewReader(long + "\r\nnext\n"))
+		require.True(t, sc.Scan())
+		assert.Equal(t, long, sc.Text())
+		require.True(t, sc.Scan())
+		assert.Equal(t, "next", sc.Text())
+	})
+	t.Run("a longer line stops the scanner with ErrTooLong", func(t *testing.T) {
+		sc := NewScanner(strings.NewReader(strings.Repeat("x", MaxLineBytes+3) + "\n"))
+		assert.False(t, sc.Scan())
+		assert.ErrorIs(t, sc.Err(), bufio.ErrTooLong)
+	})
+}
+
+// FuzzParse checks what every chapter relies on: parsing never panics, and a
+// parsed message has distinct, trimmed, non-empty recipients that contain no
+// separator, so formatting it again gives back the same message.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"alice", "bob: hi", "alice,,alice: x", " a , b :c", ": x", "x", "\xff: x",
+		"a:b:c", "a,b,c,d: \r", "Zoë: ü",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if name, err := ParseLogin(line); err == nil {
+			if name != strings.TrimSpace(name) || strings.ContainsAny(name, ",:") ||
+				len(name) > MaxNameBytes || !utf8.ValidString(name) {
+				t.Fatalf("ParseLogin(%q) = %q, not a valid name", line, name)
+			}
+		}
+		msg, err := ParseMessage(line)
+		if err != nil {
+			return
+		}
+		if len(msg.To) == 0 {
+			t.Fatalf("ParseMessage(%q) accepted a message without recipients", line)
+		}
+		seen := map[string]bool{}
+		for _, name := range msg.To {
+			if name == "" || name != strings.TrimSpace(name) || strings.ContainsAny(name, ",:") {
+				t.Fatalf("ParseMessage(%q): bad recipient %q", line, name)
+			}
+			if seen[name] {
+				t.Fatalf("ParseMessage(%q): recipient %q twice", line, name)
+			}
+			seen[name] = true
+		}
+		again, err := ParseMessage(strings.Join(msg.To, ", ") + ": " + msg.Text)
+		if err != nil || !assert.ObjectsAreEqual(msg, again) {
+			t.Fatalf("ParseMessage(%q) = %+v, but its reformatting parses to %+v, %v",
+				line, msg, again, err)
+		}
+	})
+}

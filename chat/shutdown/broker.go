@@ -1,0 +1,63 @@
+package shutdown
+
+import (
+	"net"
+
+	"achat/chat/protocol"
+	"achat/chat/queue"
+)
+
+// event is what a reader sends the broker: a loginEvent or a messageEvent.
+type event any
+
+type loginEvent struct {
+	name string
+	conn net.Conn // from now on the broker owns writing to conn, and closing it
+}
+
+type messageEvent struct {
+	from string
+	msg  protocol.Message
+}
+
+// broker owns the map of peers: no other goroutine touches it, so it needs no
+// lock. It runs until drain closes events, routes what is left in it, and
+// then closes every peer's queue, which tells each writer to finish.
+func (s *Server) broker() {
+	defer close(s.brokerDone)
+	peers := make(map[string]*queue.Queue[string])
+	for ev := range s.events {
+		switch ev := ev.(type) {
+		case loginEvent:
+			s.login(peers, ev)
+		case messageEvent:
+			// Formatted once, whatever the number of recipients.
+			line := protocol.FormatDelivery(ev.from, ev.msg.Text)
+			for _, name := range ev.msg.To {
+				if q, ok := peers[name]; ok {
+					q.Push(line)
+				}
+			}
+		}
+	}
+	// events is closed and empty: no message will be routed again. The broker
+	// is each queue's only pusher, so it is the one to close it.
+	for _, q := range peers {
+		q.Close()
+	}
+}
+
+// login gives a new peer a queue and a writer. A taken name is refused by
+// closing the connection.
+func (s *Server) login(peers map[string]*queue.Queue[string], ev loginEvent) {
+	if _, taken := peers[ev.name]; taken {
+		s.log.Info("name taken: closing the connection", "name", ev.name)
+		s.closeConn(ev.conn)
+		return
+	}
+	q := queue.New[string]()
+	peers[ev.name] = q
+	s.writers.Add(1)
+	go s.write(ev.conn, ev.name, q) // ends when the broker closes q; drain waits
+	s.hooks.ReportLoggedIn(ev.conn, ev.name)
+}

@@ -1,0 +1,92 @@
+package shutdown
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"time"
+
+	"achat/chat/protocol"
+	"achat/chat/queue"
+)
+
+// read is a connection's reader: it reads the login line, then one message per
+// line, and hands them to the broker. It stops at the end of the input or when
+// shutdown begins, whichever comes first, even while it waits for the login.
+func (s *Server) read(conn net.Conn) {
+	defer s.readers.Done()
+	// Wake this reader if it is blocked in Read when shutdown begins: a read
+	// deadline in the past makes the current Read, and every later one, fail.
+	stopWaking := context.AfterFunc(s.ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stopWaking()
+
+	lines := protocol.NewScanner(conn)
+	name, ok := s.readLogin(lines)
+	if !ok {
+		s.closeConn(conn) // never logged in: the reader is conn's only user
+		return
+	}
+	s.events <- loginEvent{name: name, conn: conn}
+	// The context is checked before every line, so a reader that was busy when
+	// shutdown began stops too, even if its next line is already buffered.
+	for s.ctx.Err() == nil && lines.Scan() {
+		msg, err := protocol.ParseMessage(lines.Text())
+		if err != nil {
+			continue // the tutorial skips bad lines; so do the chapters before disconnect
+		}
+		s.hooks.ReportAccepted(conn, name, msg)
+		s.events <- messageEvent{from: name, msg: msg}
+	}
+}
+
+func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+	if s.ctx.Err() != nil || !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
+}
+
+// write is a peer's writer: it writes every message of its queue, in order,
+// flushing whenever the queue is empty, until the broker closes the queue.
+// It is conn's last user, so it closes conn. After a write error it keeps
+// taking messages, so that it can count them, and the count is logged: a
+// message is never dropped silently.
+func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
+	defer s.writers.Done()
+	defer s.closeConn(conn)
+	w := bufio.NewWriter(conn)
+	var batch []string
+	var err error // the first write error
+	undelivered := 0
+	for {
+		var ok bool
+		batch, ok = q.Next(batch[:0])
+		if !ok {
+			break
+		}
+		if err == nil {
+			err = writeBatch(w, batch)
+		}
+		if err != nil {
+			undelivered += len(batch) // some of a failed batch may have gone out
+		}
+	}
+	if undelivered > 0 {
+		s.log.Warn("messages not delivered", "peer", name, "count", undelivered, "err", err)
+	}
+}
+
+// writeBatch writes every message in batch and flushes once.
+func writeBatch(w *bufio.Writer, batch []string) error {
+	for _, line := range batch {
+		if _, err := w.WriteString(line); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
