@@ -1,0 +1,70 @@
+package broker
+
+import (
+	"bufio"
+	"net"
+
+	"achat/chat/protocol"
+	"achat/chat/queue"
+)
+
+// read is a connection's reader: it reads the login line, then one message per
+// line, and hands them to the broker. It stops at the end of the input.
+func (s *Server) read(conn net.Conn) {
+	lines := protocol.NewScanner(conn)
+	name, ok := s.readLogin(lines)
+	if !ok {
+		conn.Close() // never logged in: the reader is conn's only user
+		return
+	}
+	s.events <- loginEvent{name: name, conn: conn}
+	for lines.Scan() {
+		msg, err := protocol.ParseMessage(lines.Text())
+		if err != nil {
+			continue // the tutorial skips bad lines; so do the chapters before disconnect
+		}
+		s.hooks.ReportAccepted(conn, name, msg)
+		s.events <- messageEvent{from: name, msg: msg}
+	}
+}
+
+func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+	if !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
+}
+
+// write is a peer's writer: it writes every message of its queue, in order,
+// flushing whenever the queue is empty. It stops at the first write error.
+func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
+	defer conn.Close()
+	w := bufio.NewWriter(conn)
+	var batch []string
+	for {
+		var ok bool
+		batch, ok = q.Next(batch[:0])
+		if !ok {
+			break
+		}
+		if err := writeBatch(w, batch); err != nil {
+			s.log.Warn("write failed", "peer", name, "err", err)
+			return
+		}
+	}
+}
+
+// writeBatch writes every message in batch and flushes once.
+func writeBatch(w *bufio.Writer, batch []string) error {
+	for _, line := range batch {
+		if _, err := w.WriteString(line); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}

@@ -1,0 +1,71 @@
+package naive
+
+import (
+	"bufio"
+	"io"
+	"net"
+
+	"achat/chat/protocol"
+)
+
+// read is a connection's reader: it reads the login line, then one message per
+// line, and writes each message straight into its recipients' connections.
+// It stops at the end of the input.
+func (s *Server) read(conn net.Conn) {
+	lines := protocol.NewScanner(conn)
+	name, ok := s.readLogin(lines)
+	if !ok || !s.login(name, conn) {
+		conn.Close() // not logged in: the reader is conn's only user
+		return
+	}
+	s.hooks.ReportLoggedIn(conn, name)
+	for lines.Scan() {
+		msg, err := protocol.ParseMessage(lines.Text())
+		if err != nil {
+			continue // the tutorial skips bad lines; so do the chapters before disconnect
+		}
+		s.hooks.ReportAccepted(conn, name, msg)
+		s.deliver(name, msg)
+	}
+}
+
+func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+	if !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
+}
+
+// login adds conn under name, unless the name is taken.
+func (s *Server) login(name string, conn net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.peers[name]; taken {
+		s.log.Info("name taken: closing the connection", "name", name)
+		return false
+	}
+	s.peers[name] = conn
+	return true
+}
+
+// deliver writes the message into each recipient's connection. It holds the
+// lock while it writes, so that two senders' lines never interleave. BUG:
+// every other reader needs that lock too, so one client that does not read
+// stalls every sender, once its connection's buffers are full.
+func (s *Server) deliver(from string, msg protocol.Message) {
+	line := protocol.FormatDelivery(from, msg.Text)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range msg.To {
+		if conn, ok := s.peers[name]; ok {
+			if _, err := io.WriteString(conn, line); err != nil {
+				s.log.Warn("write failed", "peer", name, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package notify
+
+import (
+	"net"
+
+	"achat/chat/protocol"
+	"achat/chat/queue"
+)
+
+// event is what a reader sends the broker: a loginEvent or a messageEvent.
+type event any
+
+type loginEvent struct {
+	name string
+	conn net.Conn // from now on the broker owns writing to conn, and closing it
+	// stop is closed when the reader returns: the seed's oneshot, whose
+	// sender the reader drops when it ends.
+	stop <-chan struct{}
+}
+
+type messageEvent struct {
+	from string
+	msg  protocol.Message
+}
+
+// broker owns the map of peers: no other goroutine touches it, so it needs no
+// lock. It runs until Shutdown closes events, routes what is left in it, and
+// then closes every peer's queue (the seed's drop(peers)).
+func (s *Server) broker() {
+	defer close(s.brokerDone)
+	peers := make(map[string]*queue.Queue[string])
+	for ev := range s.events {
+		switch ev := ev.(type) {
+		case loginEvent:
+			s.login(peers, ev)
+		case messageEvent:
+			// Formatted once, whatever the number of recipients.
+			line := protocol.FormatDelivery(ev.from, ev.msg.Text)
+			for _, name := range ev.msg.To {
+				if q, ok := peers[name]; ok {
+					q.Push(line)
+				}
+			}
+		}
+	}
+	// events is closed and empty: no message will be routed again. The broker
+	// is each queue's only pusher, so it is the one to close it.
+	for _, q := range peers {
+		q.Close()
+	}
+}
+
+// login gives a new peer a queue and a writer. A taken name is refused by
+// closing the connection.
+func (s *Server) login(peers map[string]*queue.Queue[string], ev loginEvent) {
+	if _, taken := peers[ev.name]; taken {
+		s.log.Info("name taken: closing the connection", "name", ev.name)
+		ev.conn.Close()
+		return
+	}
+	q := queue.New[string]()
+	peers[ev.name] = q
+	go s.write(ev.conn, ev.name, q, ev.stop) // BUG: nobody waits for it
+	s.hooks.ReportLoggedIn(ev.conn, ev.name)
+}

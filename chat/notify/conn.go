@@ -1,0 +1,122 @@
+package notify
+
+import (
+	"bufio"
+	"net"
+
+	"achat/chat/protocol"
+	"achat/chat/queue"
+)
+
+// read is a connection's reader: it reads the login line, then one message per
+// line, and hands them to the broker. It stops at the end of the input or
+// when it is notified that shutdown began.
+func (s *Server) read(conn net.Conn) {
+	defer s.readers.Done()
+	lines := protocol.NewScanner(conn)
+	// BUG: the login line is read before the select below, where no
+	// notification can reach it. A client that never sends its name keeps this
+	// reader here, and Shutdown waits for it forever.
+	name, ok := s.readLogin(lines)
+	if !ok {
+		conn.Close() // never logged in: the reader is conn's only user
+		return
+	}
+	stopWriter := make(chan struct{})
+	defer close(stopWriter) // tells the writer that its reader has returned
+	s.events <- loginEvent{name: name, conn: conn, stop: stopWriter}
+
+	// Go cannot select on a Read, so a goroutine turns lines into a channel.
+	incoming := make(chan string)
+	go scan(lines, incoming, stopWriter) // ends at the end of the input or when read returns
+	for {
+		// BUG: the reader is registered for the notification only while it
+		// waits in this select. While it is busy with a line, a notification
+		// passes it by, and it goes on waiting for lines as if nothing
+		// happened.
+		notified, unregister := s.shutdown.register()
+		select {
+		case line, ok := <-incoming:
+			unregister()
+			if !ok {
+				return
+			}
+			s.accept(conn, name, line)
+		case <-notified:
+			return
+		}
+	}
+}
+
+// accept hands a message line to the broker; other lines are skipped.
+func (s *Server) accept(conn net.Conn, name, line string) {
+	msg, err := protocol.ParseMessage(line)
+	if err != nil {
+		return // the tutorial skips bad lines; so do the chapters before disconnect
+	}
+	s.hooks.ReportAccepted(conn, name, msg)
+	s.events <- messageEvent{from: name, msg: msg}
+}
+
+// scan sends each line on incoming, and closes incoming, its only sender's
+// duty, at the end of the input. It returns early when done is closed.
+func scan(lines *bufio.Scanner, incoming chan<- string, done <-chan struct{}) {
+	defer close(incoming)
+	for lines.Scan() {
+		select {
+		case incoming <- lines.Text():
+		case <-done:
+			return
+		}
+	}
+}
+
+func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+	if !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
+}
+
+// write is a peer's writer: it writes every message of its queue, in order,
+// flushing whenever the queue is empty, until the queue is closed or its
+// reader has returned. It is conn's last user, so it closes conn.
+func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string], stop <-chan struct{}) {
+	defer conn.Close()
+	w := bufio.NewWriter(conn)
+	var batch []string
+	for {
+		// BUG: when messages are queued and stop is closed, select picks one
+		// of the two at random, so the writer can return with messages still
+		// queued (the seed's select! does the same).
+		select {
+		case <-q.Ready():
+		case <-stop:
+			return
+		}
+		var ok bool
+		batch, ok = q.Next(batch[:0])
+		if !ok {
+			return
+		}
+		if err := writeBatch(w, batch); err != nil {
+			s.log.Warn("write failed", "peer", name, "err", err)
+			return
+		}
+	}
+}
+
+// writeBatch writes every message in batch and flushes once.
+func writeBatch(w *bufio.Writer, batch []string) error {
+	for _, line := range batch {
+		if _, err := w.WriteString(line); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
