@@ -1,0 +1,37 @@
+# achat: every target a reader needs. `make help` lists them.
+
+GO      ?= go
+ADDR    ?= 127.0.0.1:8080
+CHAPTER ?= shutdown
+# Removes the 1 s pause at the end of every -race test binary.
+export GORACE = atexit_sleep_ms=0
+
+.PHONY: help run build test lint vet staticcheck diff fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+run: build ## build and run the server (CHAPTER=shutdown ADDR=127.0.0.1:8080)
+	./bin/achat serve -chapter $(CHAPTER) -addr $(ADDR)
+
+build: ## build bin/achat
+	$(GO) build -o bin/achat ./cmd/achat
+
+test: lint ## vet, staticcheck, then every test with the race detector
+	$(GO) test -race ./...
+
+lint: vet staticcheck ## go vet and staticcheck
+
+vet:
+	$(GO) vet ./...
+
+staticcheck: ## staticcheck, pinned by the tool line in go.mod
+	$(GO) tool staticcheck ./...
+
+diff: ## diff two chapters' code, package lines made equal (FROM=broker TO=shutdown)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make diff FROM=broker TO=shutdown"; exit 2; }
+	@./scripts/chapter-diff $(FROM) $(TO)
+
+FUZZTIME ?= 30s
+fuzz: ## run each fuzz target for FUZZTIME (30s)
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./chat/protocol

@@ -1,0 +1,43 @@
+// Command achat runs the chat server of any chapter of the tutorial.
+//
+//	achat serve [-chapter shutdown] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
+//	achat chapters
+//
+// Connect with `nc 127.0.0.1 8080`: the first line is your name, then
+// `bob: hello` sends bob a message.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage:
+  achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION]
+  achat chapters
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stderr)
+	case "chapters":
+		listChapters(stdout)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "achat: unknown command %q\n%s", args[0], usage)
+	return 2
+}

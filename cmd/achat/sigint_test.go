@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"achat/chat/chattest"
+)
+
+// inFlight is how many messages the drain tests route to a client that is not
+// reading when Ctrl-C comes: with their padding, far more than loopback's
+// socket buffers hold, so most of them are still in the server's queue.
+const inFlight = 300_000
+
+var padding = strings.Repeat("x", 64)
+
+func message(i int) string { return fmt.Sprintf("%06d %s", i, padding) }
+
+// drainFigures is what a drain test measured.
+type drainFigures struct {
+	delivered int           // messages bob received, in order, before the close
+	cutOff    bool          // the last one arrived only in part: the process exited mid-write
+	exitAfter time.Duration // from SIGINT to the process's exit
+	exitOK    bool          // the process exited with status 0
+}
+
+// runDrain routes inFlight messages to bob, who is not reading yet, sends
+// SIGINT, then lets bob read until the server closes his connection.
+func runDrain(t *testing.T, chapter string) drainFigures {
+	p := startServe(t, "-chapter", chapter)
+	alice := chattest.Login(t, p.addr, "alice")
+	bob := chattest.Login(t, p.addr, "bob")
+
+	go sendAll(alice, inFlight) // ends once every message is written
+	for i := range inFlight {   // alice's own copies prove every message was routed
+		alice.Expect("from alice: " + message(i))
+	}
+	sigint := time.Now()
+	p.interrupt()
+
+	var f drainFigures
+	for {
+		line, err := bob.ReadLine()
+		if err != nil {
+			break
+		}
+		want := "from alice: " + message(f.delivered)
+		switch {
+		case f.cutOff:
+			t.Fatalf("bob got %q after a message that was cut short", line)
+		case line == want:
+			f.delivered++
+		case strings.HasPrefix(want, line):
+			f.cutOff = true // the process exited while it was writing this one
+		default:
+			t.Fatalf("bob's message %d is %q, want %q", f.delivered, line, want)
+		}
+	}
+	if !p.waitExit(time.Minute) {
+		t.Fatalf("achat -chapter %s did not exit after SIGINT\n%s", chapter, p.Log())
+	}
+	f.exitAfter, f.exitOK = time.Since(sigint), p.err == nil
+	t.Logf("-chapter %s: %d messages in flight at SIGINT, %d delivered, %d lost (last cut short: %v); "+
+		"exit status 0: %v, %v after SIGINT", chapter, inFlight, f.delivered, inFlight-f.delivered,
+		f.cutOff, f.exitOK, f.exitAfter.Round(time.Millisecond))
+	return f
+}
+
+// sendAll sends n messages from c to "alice, bob" through one buffer.
+func sendAll(c *chattest.Client, n int) {
+	w := bufio.NewWriter(c.Conn())
+	for i := range n {
+		fmt.Fprintf(w, "alice, bob: %s\n", message(i))
+	}
+	w.Flush()
+}
+
+func TestSIGINTDrain(t *testing.T) {
+	t.Run("shutdown delivers every routed message, then exits 0", func(t *testing.T) {
+		f := runDrain(t, "shutdown")
+		if f.delivered != inFlight || !f.exitOK {
+			t.Fatalf("delivered %d of %d, exit status 0: %v", f.delivered, inFlight, f.exitOK)
+		}
+	})
+	for _, chapter := range []string{"broker", "notify"} {
+		t.Run(chapter+" loses routed messages", func(t *testing.T) {
+			f := runDrain(t, chapter)
+			if f.delivered == inFlight {
+				t.Fatalf("-chapter %s delivered all %d messages: the lesson is gone", chapter, inFlight)
+			}
+		})
+	}
+}
+
+func TestSIGINTWithAClientThatNeverLogsIn(t *testing.T) {
+	t.Run("shutdown exits 0", func(t *testing.T) {
+		p := startServe(t, "-chapter", "shutdown")
+		silent := chattest.Dial(t, p.addr)
+		chattest.Login(t, p.addr, "alice") // accepted after silent: silent's reader runs
+		p.interrupt()
+		if !p.waitExit(time.Minute) || p.err != nil {
+			t.Fatalf("achat did not exit 0 after SIGINT: %v\n%s", p.err, p.Log())
+		}
+		silent.ExpectClosed()
+	})
+	t.Run("notify hangs until the client leaves", func(t *testing.T) {
+		p := startServe(t, "-chapter", "notify")
+		silent := chattest.Dial(t, p.addr)
+		chattest.Login(t, p.addr, "alice")
+		p.interrupt()
+		// A hang cannot be observed, only bounded: the process has no way to
+		// exit while silent is connected, so any bound shows it.
+		if p.waitExit(2 * time.Second) {
+			t.Fatalf("achat -chapter notify exited with a silent client connected\n%s", p.Log())
+		}
+		silent.Close()
+		if !p.waitExit(time.Minute) || p.err != nil {
+			t.Fatalf("achat did not exit 0 once the client left: %v\n%s", p.err, p.Log())
+		}
+	})
+}
