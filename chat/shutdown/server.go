@@ -41,6 +41,7 @@ type Server struct {
 	listener     net.Listener // set by Serve; nil until then
 	shuttingDown bool
 	conns        map[net.Conn]struct{} // open connections, for the drain deadline
+	connsClosed  bool                  // the drain deadline has passed
 }
 
 // New returns a server configured by cfg.
@@ -177,9 +178,14 @@ func (s *Server) isShuttingDown() bool {
 	return s.shuttingDown
 }
 
+// trackConn records conn for closeConns. A connection accepted after
+// closeConns ran is closed at once, so that none escapes the deadline.
 func (s *Server) trackConn(conn net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.connsClosed {
+		conn.Close()
+	}
 	s.conns[conn] = struct{}{}
 }
 
@@ -196,6 +202,7 @@ func (s *Server) closeConn(conn net.Conn) {
 func (s *Server) closeConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.connsClosed = true
 	for conn := range s.conns {
 		conn.Close()
 	}
