@@ -30,7 +30,7 @@ func TestShutdownWaitsForAClientThatNeverLogsIn(t *testing.T) {
 
 		shutdownDone := make(chan error, 1)
 		go func() { shutdownDone <- srv.Shutdown(context.Background()) }() // ends after silent leaves
-		synctest.Wait() // every goroutine is blocked: Shutdown is stuck
+		synctest.Wait()                                                    // every goroutine is blocked: Shutdown is stuck
 		require.Empty(t, shutdownDone, "Shutdown returned while a client had not logged in")
 
 		silent.Close() // only the client leaving unblocks it

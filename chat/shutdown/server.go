@@ -37,7 +37,7 @@ type Server struct {
 	brokerDone chan struct{}  // closed by the broker once every queue is closed
 	drained    chan struct{}  // closed by drain once every goroutine has ended
 
-	mu           sync.Mutex // guards the fields below
+	mu           sync.Mutex   // guards the fields below
 	listener     net.Listener // set by Serve; nil until then
 	shuttingDown bool
 	conns        map[net.Conn]struct{} // open connections, for the drain deadline
