@@ -6,7 +6,7 @@ CHAPTER ?= shutdown
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build test lint vet staticcheck diff fuzz
+.PHONY: help run build test lint vet staticcheck diff fuzz spin
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -35,3 +35,6 @@ diff: ## diff two chapters' code, package lines made equal (FROM=broker TO=shutd
 FUZZTIME ?= 30s
 fuzz: ## run each fuzz target for FUZZTIME (30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./chat/protocol
+
+spin: ## model-check the shutdown protocol and its bug variants with Spin
+	$(GO) run ./model/spin/cmd/spinreport
