@@ -170,17 +170,14 @@ func (s *session) converse(ctx context.Context) error {
 	var lingerEnded <-chan time.Time // nil, which never fires, until input ends
 	for {
 		select {
-		case line, ok := <-lines:
-			if ok {
-				ok = s.sendTyped(line)
-			} else {
-				s.userDone = true
-				s.log.Info("stdin ended")
+		case line, open := <-lines:
+			if open && s.sendTyped(line) {
+				continue
 			}
-			if !ok {
-				lines = nil // stop sending
-				lingerEnded = s.halfClose()
-			}
+			// Stdin has ended, or the connection is broken: stop sending.
+			s.userDone = !open
+			lines = nil
+			lingerEnded = s.halfClose()
 		case end := <-s.received:
 			// Ctrl-C closes conn, which may end the receiver before this
 			// select sees ctx.Done: Ctrl-C wins.
@@ -192,7 +189,10 @@ func (s *session) converse(ctx context.Context) error {
 			return s.interruptedOr(ctx, s.verdict(<-s.received))
 		case <-ctx.Done():
 			s.conn.Close() // as the AfterFunc does: whichever is first closes it
-			<-s.received   // the receiver's Read fails at once
+			// The receiver's Read fails at once. (Only a Write to a stdout
+			// that does not take it, a terminal paused by Ctrl-S, say, holds
+			// the receiver, and so Chat, up.)
+			<-s.received
 			return ErrInterrupted
 		}
 	}
@@ -222,6 +222,7 @@ func (s *session) sendTyped(line string) bool {
 // or a *tls.Conn. A net.Pipe cannot: the server never sees the end of the
 // input, and the linger ends the session.
 func (s *session) halfClose() <-chan time.Time {
+	s.log.Info("half-closing the connection", "stdin ended", s.userDone)
 	hc, ok := s.conn.(interface{ CloseWrite() error })
 	switch {
 	case !ok:
