@@ -1,6 +1,7 @@
 // Command achat runs the chat server of any chapter of the tutorial.
 //
 //	achat serve [-chapter shutdown] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
+//	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
 //
 // Connect with `nc 127.0.0.1 8080`: the first line is your name, then
@@ -8,22 +9,25 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 )
 
 const usage = `usage:
   achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION]
+  achat client [-addr HOST:PORT] [-name NAME]
   achat chapters
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run dispatches to a subcommand and returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -31,6 +35,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stderr)
+	case "client":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		return runClient(ctx, args[1:], stdin, stdout, stderr)
 	case "chapters":
 		listChapters(stdout)
 		return 0
