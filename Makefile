@@ -6,7 +6,7 @@ CHAPTER ?= shutdown
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build test lint vet staticcheck diff fuzz spin
+.PHONY: help run build test lint vet staticcheck diff fuzz spin soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -31,6 +31,10 @@ staticcheck: ## staticcheck, pinned by the tool line in go.mod
 diff: ## diff two chapters' code, package lines made equal (FROM=broker TO=shutdown)
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make diff FROM=broker TO=shutdown"; exit 2; }
 	@./scripts/chapter-diff $(FROM) $(TO)
+
+SOAK ?= 20000
+soak: ## run the property tests with SOAK (20000) schedules per run of rapid
+	RAPID_CHECKS=$(SOAK) $(GO) test -race -timeout 60m -run 'Properties|Bug|Harness' ./chat/...
 
 FUZZTIME ?= 30s
 fuzz: ## run each fuzz target for FUZZTIME (30s)

@@ -57,14 +57,21 @@ func NewPipeListener() *PipeListener {
 // Dial returns the client's end of a new connection once Accept has taken
 // the server's end, or net.ErrClosed if the listener is closed.
 func (l *PipeListener) Dial() (net.Conn, error) {
-	client, server := net.Pipe()
+	client, _, err := l.DialPair()
+	return client, err
+}
+
+// DialPair is Dial, and also returns the server's end: the conn that Accept
+// returned.
+func (l *PipeListener) DialPair() (client, server net.Conn, err error) {
+	client, server = net.Pipe()
 	select {
 	case l.conns <- server:
-		return client, nil
+		return client, server, nil
 	case <-l.closed:
 		client.Close()
 		server.Close()
-		return nil, net.ErrClosed
+		return nil, nil, net.ErrClosed
 	}
 }
 

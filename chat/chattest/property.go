@@ -1,0 +1,291 @@
+package chattest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"achat/model"
+)
+
+// Transport is how the clients of a property run reach the server.
+type Transport int
+
+const (
+	// Pipe connects clients with net.Pipe, one testing/synctest bubble per
+	// schedule: fake time, exact settling, fast.
+	Pipe Transport = iota
+	// TCP connects clients over loopback, in real time.
+	TCP
+)
+
+func (t Transport) String() string { return [...]string{"pipe", "tcp"}[t] }
+
+// Options shape a property run. The zero value is usable.
+type Options struct {
+	Transport Transport
+	// Steps are the kinds of step schedules are drawn from (default
+	// AllSteps; HoldsReader does nothing over TCP).
+	Steps []StepKind
+	// Clients is how many client slots steps pick from (1 to 4; default 4).
+	Clients int
+	// MaxSteps bounds a schedule's length (default 30).
+	MaxSteps int
+	// NoRush lets the server settle after every step: no step races the
+	// next, so a failing schedule fails the same way when rapid replays it.
+	// A bug that needs no race is best shown this way.
+	NoRush bool
+	// Start runs before every drawn schedule, and is not shrunk: a setting
+	// for the schedules that a test is about (see LoggedIn).
+	Start []Step
+
+	// focus, set by ExpectCounterexample, is the only property that fails a
+	// schedule: a bug is hunted for itself, not hidden by a worse one.
+	focus model.Property
+	// Schedules is how many schedules to try (default: rapid's -rapid.checks,
+	// 100). More than that runs rapid.Check several times.
+	Schedules int
+	// DrainDeadline is the context deadline given to Shutdown (default 5s).
+	DrainDeadline time.Duration
+	// Bound is how long Shutdown may take after Ctrl-C (default
+	// DrainDeadline + 5s). In a bubble the time is fake, so a generous
+	// bound costs nothing.
+	Bound time.Duration
+}
+
+// LoggedIn is a Start: client slot i connects and logs in as names[i].
+func LoggedIn(names ...string) []Step {
+	var steps []Step
+	for i, name := range names {
+		steps = append(steps, Step{Kind: Connects}, Step{Kind: LogsIn, Client: i, Name: name})
+	}
+	return steps
+}
+
+func (o Options) withDefaults() Options {
+	if len(o.Steps) == 0 {
+		o.Steps = AllSteps
+	}
+	if o.Clients <= 0 || o.Clients > clientSlots {
+		o.Clients = clientSlots
+	}
+	if o.MaxSteps <= 0 {
+		o.MaxSteps = 30
+	}
+	if o.DrainDeadline <= 0 {
+		o.DrainDeadline = 5 * time.Second
+	}
+	if o.Bound <= 0 {
+		o.Bound = o.DrainDeadline + 5*time.Second
+	}
+	return o
+}
+
+// CheckProperties runs random schedules against servers built by newServer
+// and fails t with the shortest schedule it can find that breaks a property.
+func CheckProperties(t *testing.T, newServer NewServer, opts Options) {
+	opts = opts.withDefaults()
+	prop := property(t, newServer, opts)
+	for range rounds(opts.Schedules) {
+		rapid.Check(t, prop)
+	}
+}
+
+// rounds is how many rapid.Check calls try the given number of schedules.
+func rounds(schedules int) int {
+	checks, _ := strconv.Atoi(flag.Lookup("rapid.checks").Value.String())
+	return max(1, schedules/max(1, checks))
+}
+
+// property is one schedule: draw it, run it, report it.
+func property(t *testing.T, newServer NewServer, opts Options) func(*rapid.T) {
+	steps := scheduleGen(opts)
+	return func(rt *rapid.T) {
+		schedule := steps.Draw(rt, "schedule")
+		story, violations := runSchedule(t, newServer, opts, schedule)
+		first := firstBroken(violations)
+		if opts.focus != "" && !breaks(violations, opts.focus) {
+			return
+		} else if opts.focus != "" {
+			first = opts.focus
+		}
+		if first == "" {
+			return
+		}
+		rt.Logf("the schedule, over %v:\n  %s", opts.Transport, strings.Join(story, "\n  "))
+		if os.Getenv("CHATTEST_SHOW") != "" {
+			// rapid logs only its replay, and a scheduler-dependent failure may
+			// not come back when replayed: this shows every one as it happens.
+			fmt.Fprintf(os.Stderr, "failing schedule:\n  %s\n%v\n", strings.Join(story, "\n  "), violations)
+		}
+		for _, v := range violations {
+			rt.Log(v.String())
+		}
+		rt.Fatal(string(first)) // fixed text, so that rapid can shrink
+	}
+}
+
+func firstBroken(violations []model.Violation) model.Property {
+	for _, p := range priority {
+		if breaks(violations, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func breaks(violations []model.Violation, p model.Property) bool {
+	for _, v := range violations {
+		if v.Property == p {
+			return true
+		}
+	}
+	return false
+}
+
+// runSchedule runs one schedule against a new server, in a bubble of its own
+// for the Pipe transport, and returns its story and what it broke.
+func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation) {
+	finished := false
+	body := func() {
+		r := newRun(opts, newServer)
+		r.texts = s.FirstText - 1
+		if err := r.start(); err != nil {
+			story = []string{"cannot listen: " + err.Error()}
+			violations = []model.Violation{{Property: Termination, Detail: err.Error()}}
+			finished = true
+			return
+		}
+		for _, step := range append(opts.Start[:len(opts.Start):len(opts.Start)], s.Steps...) {
+			r.do(step)
+		}
+		violations = r.finish()
+		r.cleanup()
+		story, finished = r.story, true
+	}
+	if opts.Transport == TCP {
+		body()
+		return story, violations
+	}
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if !finished || !strings.Contains(fmt.Sprint(p), "blocked goroutines remain") {
+			panic(p)
+		}
+		// The bubble ended with goroutines blocked for ever: a leak, even if
+		// they got past goleak's look at the time.
+		if firstBroken(violations) != Leak && firstBroken(violations) != Termination {
+			violations = append(violations, model.Violation{Property: Leak, Detail: "goroutines blocked for ever"})
+		}
+	}()
+	synctest.Test(t, func(*testing.T) { body() })
+	return story, violations
+}
+
+// ExpectCounterexample runs CheckProperties where a property must break: the
+// test passes when rapid finds, and shrinks, a schedule that breaks want,
+// and it logs that schedule. It fails when every schedule passes: a property
+// that no broken server fails is not a test.
+func ExpectCounterexample(t *testing.T, newServer NewServer, opts Options, want model.Property) {
+	opts = opts.withDefaults()
+	opts.focus = want
+	defer setFlag(t, "rapid.nofailfile", "true")() // a counterexample here is the point, not a regression
+	if !flagSetByUser("rapid.shrinktime") {
+		defer setFlag(t, "rapid.shrinktime", "10s")() // a demonstration, not a hunt: 30s is rapid's default
+	}
+	rec := &recorder{name: t.Name()}
+	done := make(chan struct{})
+	go func() { // ends when rapid.Check returns, or at its FailNow (runtime.Goexit)
+		defer close(done)
+		prop := property(t, newServer, opts)
+		for range rounds(opts.Schedules) {
+			rapid.Check(rec, prop)
+		}
+	}()
+	<-done
+	out := rec.output()
+	switch {
+	case !rec.Failed():
+		t.Fatalf("no schedule broke %q: the bug is not caught\n%s", want, out)
+	case !strings.Contains(out, "[rapid] failed") || !strings.Contains(out, string(want)):
+		t.Fatalf("the counterexample does not break %q:\n%s", want, out)
+	}
+	t.Logf("rapid's shrunk counterexample:\n%s", out)
+}
+
+func flagSetByUser(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set || os.Getenv("RAPID_SHRINKTIME") != ""
+}
+
+func setFlag(t *testing.T, name, value string) (restore func()) {
+	f := flag.Lookup(name)
+	old := f.Value.String()
+	if err := f.Value.Set(value); err != nil {
+		t.Fatal(err)
+	}
+	return func() { f.Value.Set(old) }
+}
+
+// recorder is a rapid.TB that records instead of failing a test.
+type recorder struct {
+	name   string
+	mu     sync.Mutex
+	lines  []string
+	failed bool
+}
+
+func (r *recorder) Helper()      {}
+func (r *recorder) Name() string { return r.name }
+func (r *recorder) Log(args ...any) {
+	r.add(strings.TrimSuffix(fmt.Sprintln(args...), "\n"))
+}
+func (r *recorder) Logf(format string, args ...any) { r.add(fmt.Sprintf(format, args...)) }
+func (r *recorder) Error(args ...any)               { r.Log(args...); r.Fail() }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.Logf(format, args...)
+	r.Fail()
+}
+func (r *recorder) Fatal(args ...any)                 { r.Error(args...); r.FailNow() }
+func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); r.FailNow() }
+func (r *recorder) Skip(args ...any)                  { r.Log(args...); r.SkipNow() }
+func (r *recorder) Skipf(format string, args ...any)  { r.Logf(format, args...); r.SkipNow() }
+func (r *recorder) SkipNow()                          { runtime.Goexit() }
+func (r *recorder) FailNow()                          { r.Fail(); runtime.Goexit() }
+
+func (r *recorder) Fail() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = true
+}
+
+func (r *recorder) Failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+func (r *recorder) add(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, line)
+}
+
+func (r *recorder) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
