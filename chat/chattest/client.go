@@ -80,7 +80,10 @@ func (c *Client) Send(line string) {
 }
 
 // ReadLine returns the next line, or the error that ended the input (io.EOF
-// when the server closed the connection cleanly).
+// when the server closed the connection cleanly). At the end of the input
+// the client closes its connection, as nc and achat client do: a server that
+// waits for its clients to close (see chat/shutdown's closeGracefully) is not
+// kept waiting.
 func (c *Client) ReadLine() (string, error) {
 	if c.guard {
 		c.conn.SetReadDeadline(time.Now().Add(readGuard))
@@ -88,6 +91,7 @@ func (c *Client) ReadLine() (string, error) {
 	if c.lines.Scan() {
 		return c.lines.Text(), nil
 	}
+	c.conn.Close()
 	if err := c.lines.Err(); err != nil {
 		return "", err
 	}

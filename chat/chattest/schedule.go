@@ -25,7 +25,6 @@ const (
 	NeverReads                     // it stops reading for good: the drain deadline must cut it off
 	Disconnects                    // it closes its connection
 	HoldsReader                    // the server's reader is held with the client's next line until Ctrl-C
-	Settles                        // the harness waits until the server is idle
 	CtrlC                          // shutdown begins
 )
 

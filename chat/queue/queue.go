@@ -100,6 +100,7 @@ func (q *Queue[T]) Next(batch []T) (_ []T, ok bool) {
 // buffers are swapped rather than copied: the consumer is done with batch.
 func (q *Queue[T]) takeLocked(batch []T) []T {
 	if len(batch) == 0 {
+		clear(batch[:cap(batch)]) // drop references to what the consumer wrote out
 		batch, q.items = q.items, batch
 		return batch
 	}

@@ -3,6 +3,7 @@ package shutdown
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"time"
 
@@ -17,8 +18,18 @@ func (s *Server) read(conn net.Conn) {
 	defer s.readers.Done()
 	// Wake this reader if it is blocked in Read when shutdown begins: a read
 	// deadline in the past makes the current Read, and every later one, fail.
-	stopWaking := context.AfterFunc(s.ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stopWaking()
+	// AfterFunc runs the func in a goroutine of its own; if it has started,
+	// the reader waits for it, so that no goroutine outlives the reader.
+	woken := make(chan struct{})
+	stopWaking := context.AfterFunc(s.ctx, func() {
+		conn.SetReadDeadline(time.Now())
+		close(woken) // the only close: AfterFunc runs the func once at most
+	})
+	defer func() {
+		if !stopWaking() {
+			<-woken
+		}
+	}()
 
 	lines := protocol.NewScanner(conn)
 	name, ok := s.readLogin(lines)
@@ -58,7 +69,7 @@ func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
 // message is never dropped silently.
 func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	defer s.writers.Done()
-	defer s.closeConn(conn)
+	defer s.closeGracefully(conn)
 	w := bufio.NewWriter(conn)
 	var batch []string
 	var err error // the first write error
@@ -79,6 +90,24 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	if undelivered > 0 {
 		s.log.Warn("messages not delivered", "peer", name, "count", undelivered, "err", err)
 	}
+}
+
+// lingerTimeout bounds how long closeGracefully waits for a client to close.
+const lingerTimeout = 500 * time.Millisecond // net/http waits as long (rstAvoidanceDelay)
+
+// closeGracefully closes conn so that what was written to it arrives.
+// Closing a TCP socket whose input has not all been read makes the kernel
+// reset the connection, and a reset throws away what was written but not yet
+// sent: a client that typed a line after its reader stopped would lose the
+// end of what it is owed. So the writer half-closes (the client reads to the
+// end, then EOF), reads and discards until the client closes or
+// lingerTimeout passes, and only then closes. net/http does the same.
+func (s *Server) closeGracefully(conn net.Conn) {
+	if hc, ok := conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
+		conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+		io.Copy(io.Discard, conn) // its reader has returned: the writer is conn's only user
+	}
+	s.closeConn(conn)
 }
 
 // writeBatch writes every message in batch and flushes once.

@@ -122,6 +122,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-s.drained:
 		return nil
 	case <-ctx.Done():
+		// select picks at random among ready cases: a drain that is over
+		// must win over a deadline that passed at the same time.
+		select {
+		case <-s.drained:
+			return nil
+		default:
+		}
 		s.log.Warn("drain deadline passed: closing every connection")
 		s.closeConns()
 		<-s.drained // every blocked Read and Write now fails, so this is short

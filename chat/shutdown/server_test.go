@@ -1,12 +1,14 @@
 package shutdown
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -148,4 +150,53 @@ func TestServeTwiceIsAnError(t *testing.T) {
 		require.NoError(t, srv.Shutdown(context.Background()))
 		require.ErrorIs(t, <-served, ErrServerClosed)
 	})
+}
+
+// Over TCP, closing a socket whose input has not all been read makes the
+// kernel reset the connection, and a reset throws away what was written but
+// not yet sent. A client that sends a line after shutdown began (its reader
+// has stopped) must still get everything it is owed.
+func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
+	const n = 100_000 // far more than loopback's socket buffers hold
+	readersStopped := make(chan struct{})
+	srv := New(Config{Logger: slog.New(onMessage{"shutdown: every reader has stopped", readersStopped})})
+	addr := chattest.Start(t, srv)
+	alice, bob := chattest.Login(t, addr, "alice"), chattest.Login(t, addr, "bob")
+	pad := strings.Repeat("x", 64)
+	go func() { // ends once every line is written
+		w := bufio.NewWriter(alice.Conn())
+		for i := range n {
+			fmt.Fprintf(w, "alice, bob: %d %s\n", i, pad)
+		}
+		w.Flush()
+	}()
+	for i := range n { // alice's copies prove every message was routed
+		alice.Expect(fmt.Sprintf("from alice: %d %s", i, pad))
+	}
+
+	shutdownDone := shutdownAsync(srv, context.Background())
+	<-readersStopped
+	bob.Send("alice: a line the server will never read")
+	for i := range n {
+		bob.Expect(fmt.Sprintf("from alice: %d %s", i, pad))
+	}
+	bob.ExpectClosed()
+	alice.ExpectClosed()
+	require.NoError(t, <-shutdownDone)
+}
+
+// onMessage is a slog.Handler that closes seen when msg is logged.
+type onMessage struct {
+	msg  string
+	seen chan struct{}
+}
+
+func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h onMessage) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h onMessage) WithGroup(string) slog.Handler            { return h }
+func (h onMessage) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		close(h.seen) // logged once per server
+	}
+	return nil
 }

@@ -44,7 +44,7 @@ func runServe(args []string, stderr io.Writer) int {
 
 func serveUntilSignal(ch chapter, l net.Listener, drainTimeout time.Duration, logger *slog.Logger) int {
 	srv := ch.new(logger)
-	signals := make(chan os.Signal, 1)
+	signals := make(chan os.Signal, 2) // the first two; the third kills (see cancelOnSecondSignal)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
 
@@ -61,7 +61,7 @@ func serveUntilSignal(ch chapter, l net.Listener, drainTimeout time.Duration, lo
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	shutdownDone := make(chan struct{})
-	go cancelOnSecondSignal(signals, cancel, shutdownDone, logger) // ends with Shutdown at the latest
+	go cancelOnSecondSignal(signals, cancel, shutdownDone, logger) // ends at a second signal or when Shutdown has returned
 	err := srv.Shutdown(ctx)
 	close(shutdownDone)
 	// Serve returned as soon as shutdown began: net/http's rule. It is

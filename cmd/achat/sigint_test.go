@@ -30,7 +30,9 @@ type drainFigures struct {
 // runDrain routes inFlight messages to bob, who is not reading yet, sends
 // SIGINT, then lets bob read until the server closes his connection.
 func runDrain(t *testing.T, chapter string) drainFigures {
-	p := startServe(t, "-chapter", chapter)
+	// The drain deadline is not what this test is about: under load (go test
+	// -race ./... on 2 cores) a drain can take longer than the default 10s.
+	p := startServe(t, "-chapter", chapter, "-drain-timeout", "2m")
 	alice := chattest.Login(t, p.addr, "alice")
 	bob := chattest.Login(t, p.addr, "bob")
 
@@ -59,6 +61,7 @@ func runDrain(t *testing.T, chapter string) drainFigures {
 			t.Fatalf("bob's message %d is %q, want %q", f.delivered, line, want)
 		}
 	}
+	alice.ExpectClosed() // and closes, as a client does: the server need not linger
 	if !p.waitExit(time.Minute) {
 		t.Fatalf("achat -chapter %s did not exit after SIGINT\n%s", chapter, p.Log())
 	}
