@@ -19,7 +19,7 @@ type Output struct {
 var Outputs = map[string]Output{
 	// diff FROM TO FILE MATCH: the hunks of FILE in ./scripts/chapter-diff
 	// FROM TO (what `make diff` prints) that add or remove a line containing
-	// MATCH.
+	// MATCH (the rest of the directive, spaces included).
 	"diff": {Run: diffHunks},
 	// counterexample CHAPTER TEST: the shrunk schedule that
 	// `go test -count=1 -v -run '^TEST$' ./chat/CHAPTER` prints, from "the
@@ -38,7 +38,7 @@ func run(root, name string, args ...string) (string, error) {
 }
 
 func diffHunks(root string, args []string) (string, error) {
-	if len(args) != 4 {
+	if len(args) < 4 {
 		return "", fmt.Errorf("want: diff FROM TO FILE MATCH")
 	}
 	out, err := run(root, "./scripts/chapter-diff", args[0], args[1])
@@ -53,12 +53,12 @@ func diffHunks(root string, args []string) (string, error) {
 			file = strings.Fields(part)[2] // "-ruN from/f.go to/f.go"
 			continue
 		}
-		if strings.HasSuffix(file, "/"+args[2]) && changes(part, args[3]) {
+		if strings.HasSuffix(file, "/"+args[2]) && changes(part, strings.Join(args[3:], " ")) {
 			b.WriteString("@@ " + part)
 		}
 	}
 	if b.Len() == 0 {
-		return "", fmt.Errorf("no hunk of %s contains %q", args[2], args[3])
+		return "", fmt.Errorf("no hunk of %s changes %q", args[2], strings.Join(args[3:], " "))
 	}
 	return b.String(), nil
 }
