@@ -37,13 +37,21 @@ func run(root, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// diffs caches chapter-diff's output by root and chapters.
+var diffs = map[string]string{}
+
 func diffHunks(root string, args []string) (string, error) {
 	if len(args) < 4 {
 		return "", fmt.Errorf("want: diff FROM TO FILE MATCH")
 	}
-	out, err := run(root, "./scripts/chapter-diff", args[0], args[1])
-	if err != nil {
-		return "", err
+	key := root + " " + args[0] + " " + args[1]
+	out, ok := diffs[key]
+	if !ok {
+		var err error
+		if out, err = run(root, "./scripts/chapter-diff", args[0], args[1]); err != nil {
+			return "", err
+		}
+		diffs[key] = out // one run per pair of chapters, not one per block
 	}
 	var b strings.Builder
 	file := "" // the file of the current hunk
