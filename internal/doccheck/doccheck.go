@@ -143,12 +143,11 @@ func Decl(path, name string) (string, error) {
 			}
 		case *ast.GenDecl:
 			for _, spec := range d.Specs {
-				if !declares(spec, name) {
-					continue
-				}
-				if d.Lparen.IsValid() { // a group: quote just this spec
-					add(specDoc(spec), spec.Pos(), spec.End())
-				} else {
+				doc, ok := declares(spec, name)
+				switch {
+				case ok && d.Lparen.IsValid(): // in a group: quote just this spec
+					add(doc, spec.Pos(), spec.End())
+				case ok:
 					add(d.Doc, d.Pos(), d.End())
 				}
 			}
@@ -193,29 +192,19 @@ func funcName(d *ast.FuncDecl) string {
 	return "(" + star + id.Name + ")." + d.Name.Name
 }
 
-// declares reports whether a type or value spec declares name.
-func declares(spec ast.Spec, name string) bool {
+// declares reports whether a type or value spec declares name, and its doc.
+func declares(spec ast.Spec, name string) (*ast.CommentGroup, bool) {
 	switch s := spec.(type) {
 	case *ast.TypeSpec:
-		return s.Name.Name == name
+		return s.Doc, s.Name.Name == name
 	case *ast.ValueSpec:
 		for _, n := range s.Names {
 			if n.Name == name {
-				return true
+				return s.Doc, true
 			}
 		}
 	}
-	return false
-}
-
-func specDoc(spec ast.Spec) *ast.CommentGroup {
-	switch s := spec.(type) {
-	case *ast.TypeSpec:
-		return s.Doc
-	case *ast.ValueSpec:
-		return s.Doc
-	}
-	return nil
+	return nil, false
 }
 
 // Rewrite returns text with each block's content replaced by wants[i], for

@@ -53,8 +53,8 @@ func checkDoc(t testing.TB, root, doc string, update, slow bool) {
 		case ok && want != b.Got:
 			wants[i] = want
 			if !update {
-				t.Errorf("%s:%d: %s: the block differs from its source (go test ./internal/doccheck -update)\n"+
-					"in the doc:\n%s\nin the source:\n%s", name, b.Line, b.Directive, b.Got, want)
+				t.Errorf("%s:%d: %s: the block differs from its source (go test ./internal/doccheck -update)\n%s",
+					name, b.Line, b.Directive, firstDiff(b.Got, want))
 			}
 		}
 	}
@@ -102,6 +102,22 @@ func TestAnchors(t *testing.T) {
 	}
 	if _, err := Parse("<!-- code: a.go X -->\ntext\n"); err == nil {
 		t.Error("a directive without a fence should be an error")
+	}
+}
+
+// firstDiff shows the first line at which the doc's block and its source differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; ; i++ {
+		if i >= len(g) || i >= len(w) || g[i] != w[i] {
+			line := func(l []string) string {
+				if i < len(l) {
+					return fmt.Sprintf("%q", l[i])
+				}
+				return "(the end)"
+			}
+			return fmt.Sprintf("block line %d:\n  doc:    %s\n  source: %s", i+1, line(g), line(w))
+		}
 	}
 }
 
