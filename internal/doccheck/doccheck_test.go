@@ -1,0 +1,143 @@
+package doccheck
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var (
+	update = flag.Bool("update", false, "rewrite the docs' blocks from their sources")
+	slow   = flag.Bool("outputs", false, "also run the slow outputs (the counterexamples)")
+)
+
+// TestDocs fails when a block of docs/*.md differs from what it quotes.
+// go test ./internal/doccheck -update rewrites them instead; add -outputs to
+// check or rewrite the counterexamples too.
+func TestDocs(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs under %s: %v", root, err)
+	}
+	for _, doc := range docs {
+		checkDoc(t, root, doc, *update, *slow)
+	}
+}
+
+// checkDoc checks, or with update rewrites, the blocks of one markdown file.
+func checkDoc(t testing.TB, root, doc string, update, slow bool) {
+	t.Helper()
+	src, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := filepath.Rel(root, doc)
+	blocks, err := Parse(string(src))
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	wants := make(map[int]string)
+	for i, b := range blocks {
+		want, ok, err := Want(root, b, slow)
+		switch {
+		case err != nil:
+			t.Errorf("%s:%d: %s: %v", name, b.Line, b.Directive, err)
+		case ok && want != b.Got:
+			wants[i] = want
+			if !update {
+				t.Errorf("%s:%d: %s: the block differs from its source (go test ./internal/doccheck -update)\n%s",
+					name, b.Line, b.Directive, firstDiff(b.Got, want))
+			}
+		}
+	}
+	if update && len(wants) > 0 {
+		if err := os.WriteFile(doc, []byte(Rewrite(string(src), blocks, wants)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: rewrote %d blocks", name, len(wants))
+	}
+}
+
+// A doc whose excerpt no longer matches the code must fail the check, name
+// the doc and the anchor, and be fixed by -update.
+func TestAStaleDocFailsAndUpdateFixesIt(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "p/p.go", "package p\n\n// Hello greets.\nfunc Hello() string {\n\treturn \"hi\"\n}\n")
+	stale := "# P\n\n<!-- code: p/p.go Hello -->\n```go\nfunc Hello() string { return \"hello\" }\n```\n"
+	doc := write(t, root, "docs/p.md", stale)
+
+	rec := &recorder{T: t}
+	checkDoc(rec, root, doc, false, false)
+	if len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "docs/p.md:3: <!-- code: p/p.go Hello -->") {
+		t.Fatalf("a stale excerpt should give one error naming the doc and its anchor, got %q", rec.errors)
+	}
+
+	checkDoc(t, root, doc, true, false)
+	got, _ := os.ReadFile(doc)
+	want := "# P\n\n<!-- code: p/p.go Hello -->\n```go\n// Hello greets.\nfunc Hello() string {\n\treturn \"hi\"\n}\n```\n"
+	if string(got) != want {
+		t.Fatalf("after -update got %q, want %q", got, want)
+	}
+	checkDoc(t, root, doc, false, false) // and now it passes
+}
+
+func TestAnchors(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	for _, anchor := range []string{"(*Server).Shutdown", "Shutdown", "ErrServerClosed", "Server", "New"} {
+		got, err := Decl(filepath.Join(root, "chat/shutdown/server.go"), anchor)
+		if err != nil || !strings.Contains(got, anchor[strings.LastIndex(anchor, ".")+1:]) {
+			t.Errorf("Decl(%q) = %q, %v", anchor, got, err)
+		}
+	}
+	if _, err := Decl(filepath.Join(root, "chat/shutdown/server.go"), "NoSuchThing"); err == nil {
+		t.Error("an anchor that names nothing should be an error")
+	}
+	if _, err := Parse("<!-- code: a.go X -->\ntext\n"); err == nil {
+		t.Error("a directive without a fence should be an error")
+	}
+}
+
+// firstDiff shows the first line at which the doc's block and its source differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; ; i++ {
+		if i >= len(g) || i >= len(w) || g[i] != w[i] {
+			line := func(l []string) string {
+				if i < len(l) {
+					return fmt.Sprintf("%q", l[i])
+				}
+				return "(the end)"
+			}
+			return fmt.Sprintf("block line %d:\n  doc:    %s\n  source: %s", i+1, line(g), line(w))
+		}
+	}
+}
+
+func write(t *testing.T, root, name, text string) string {
+	path := filepath.Join(root, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// recorder is a *testing.T whose Errorf records instead of failing.
+type recorder struct {
+	*testing.T
+	errors []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
