@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	floodMessages := flags.Int("flood-messages", 2_000_000, "at most this many lines in flood")
 	floodTime := flags.Duration("flood-time", 10*time.Second, "at most this long in flood")
 	timeout := flags.Duration("timeout", 2*time.Minute, "bound on each run")
+	runs := flags.Int("runs", 1, "run each workload this many times per server; the median run (by msg/s) is shown")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -77,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if n, ok := sizes[w.name]; ok {
 			c.Messages = n
 		}
-		results = append(results, runWorkload(w, targets, c, stderr)...)
+		results = append(results, runWorkload(w, targets, c, max(*runs, 1), stderr)...)
 	}
 	printTable(stdout, results)
 	return exitCode(results)
@@ -104,15 +107,20 @@ func indexOf(name string) int {
 	return -1
 }
 
-// runWorkload runs w once against each target, each on a fresh server.
-func runWorkload(w workload, targets []target, cfg bench.Config, stderr io.Writer) []bench.Result {
+// runWorkload runs w runs times against each target, each run on a fresh
+// server, and keeps each target's median run.
+func runWorkload(w workload, targets []target, cfg bench.Config, runs int, stderr io.Writer) []bench.Result {
 	var results []bench.Result
 	for _, t := range targets {
 		if t.echo && (w.name == "drain" || w.name == "flood") {
 			continue // echo has no queue to drain or flood
 		}
-		fmt.Fprintf(stderr, "achatbench: %s against %s\n", w.name, t.name)
-		results = append(results, runOnce(w, t, cfg))
+		var all []bench.Result
+		for i := range runs {
+			fmt.Fprintf(stderr, "achatbench: %s against %s, run %d of %d\n", w.name, t.name, i+1, runs)
+			all = append(all, runOnce(w, t, cfg))
+		}
+		results = append(results, median(all))
 	}
 	return results
 }
@@ -190,4 +198,16 @@ func serveEcho(addr string) int {
 	go bench.ServeEcho(l) // ends when the process exits
 	<-signals
 	return 0
+}
+
+// median is the run with the median rate; a failed run, if any, wins, so
+// that no failure is hidden.
+func median(runs []bench.Result) bench.Result {
+	for _, r := range runs {
+		if r.Err != nil {
+			return r
+		}
+	}
+	slices.SortFunc(runs, func(a, b bench.Result) int { return cmp.Compare(a.Rate(), b.Rate()) })
+	return runs[len(runs)/2]
 }
