@@ -1,0 +1,255 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config sizes one run of a workload.
+type Config struct {
+	Clients  int           // Pairs: clients (even); Fanout: the sender and its recipients
+	Messages int           // deliveries (Pairs, Fanout), lines queued (Drain), at most (Flood)
+	Duration time.Duration // Flood: stop sending after this, if Messages is not reached
+	Timeout  time.Duration // the whole run, logins included
+	Echo     bool          // the server echoes: each client sends itself what it would receive
+}
+
+// Result is what one run of a workload measured.
+type Result struct {
+	Workload  string
+	Server    string
+	Delivered int           // lines received (Flood: lines the server took)
+	Expected  int           // lines that should have been
+	Elapsed   time.Duration // from the first send to the last receive (Drain: SIGINT to exit)
+	P50, P99  time.Duration // latency of a delivery; 0 if not measured
+	PeakRSSKB int64         // the server's VmHWM; 0 if unknown
+	Err       error
+}
+
+// Rate is deliveries per second.
+func (r Result) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Delivered) / r.Elapsed.Seconds()
+}
+
+// role is one client's part in a traffic workload.
+type role struct {
+	name   string
+	prefix string // the recipients part of each line it sends: "bob: "
+	send   int    // lines it sends
+	recv   int    // lines it should receive
+}
+
+// pairsRoles: client 2i and 2i+1 send each other total/clients lines.
+func pairsRoles(clients, total int) []role {
+	roles := make([]role, clients)
+	each := total / clients
+	for i := range roles {
+		roles[i] = role{name: fmt.Sprintf("p%d", i), prefix: fmt.Sprintf("p%d: ", i^1), send: each, recv: each}
+	}
+	return roles
+}
+
+// fanoutRoles: one sender, and clients-1 recipients named in every line.
+func fanoutRoles(clients, total int) []role {
+	var names []string
+	roles := []role{{name: "sender"}}
+	perLine := (total + clients - 2) / (clients - 1) // rounded up
+	for i := 1; i < clients; i++ {
+		names = append(names, fmt.Sprintf("r%d", i))
+		roles = append(roles, role{name: names[i-1], recv: perLine})
+	}
+	roles[0].prefix = strings.Join(names, ", ") + ": "
+	roles[0].send = perLine
+	return roles
+}
+
+// echoRoles: an echo server routes nothing, so each client sends itself the
+// lines it would receive from a chat server. The network carries as many
+// lines to each client as the chat workload does.
+func echoRoles(roles []role) []role {
+	out := make([]role, len(roles))
+	for i, r := range roles {
+		out[i] = role{name: r.name, prefix: r.name + ": ", send: r.recv, recv: r.recv}
+	}
+	return out
+}
+
+// Pairs runs the pairs workload against srv.
+func Pairs(srv *Server, cfg Config) Result {
+	return traffic("pairs", srv, cfg, pairsRoles(cfg.Clients, cfg.Messages))
+}
+
+// Fanout runs the fanout workload against srv.
+func Fanout(srv *Server, cfg Config) Result {
+	return traffic("fanout", srv, cfg, fanoutRoles(cfg.Clients, cfg.Messages))
+}
+
+// traffic logs every role in, then runs every sender and receiver at once.
+func traffic(workload string, srv *Server, cfg Config, roles []role) Result {
+	if cfg.Echo {
+		roles = echoRoles(roles)
+	}
+	res := Result{Workload: workload, Server: srv.Name}
+	for _, r := range roles {
+		res.Expected += r.recv
+	}
+	clients, err := dialAll(srv.Addr, roles, time.Now().Add(cfg.Timeout))
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer closeAll(clients)
+	lat, elapsed, err := run(clients, roles)
+	res.Delivered, res.Elapsed, res.Err = len(lat), elapsed, err
+	res.P50, res.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	res.PeakRSSKB, _ = srv.PeakRSS()
+	return res
+}
+
+// dialAll logs every role in, one after the other.
+func dialAll(addr string, roles []role, deadline time.Time) ([]*client, error) {
+	var clients []*client
+	for _, r := range roles {
+		c, err := dial(addr, r.name, deadline)
+		if err != nil {
+			closeAll(clients)
+			return nil, err
+		}
+		clients = append(clients, c)
+	}
+	return clients, nil
+}
+
+func closeAll(clients []*client) {
+	for _, c := range clients {
+		c.close()
+	}
+}
+
+// run starts a sender and a receiver per client and waits for all of them.
+// It returns every latency measured, and the time until the last receive.
+func run(clients []*client, roles []role) ([]time.Duration, time.Duration, error) {
+	var wg sync.WaitGroup
+	errs := make([]error, 2*len(clients))
+	lats := make([][]time.Duration, len(clients))
+	start := time.Now()
+	for i, c := range clients {
+		r := roles[i]
+		lats[i] = make([]time.Duration, r.recv)
+		wg.Add(2)
+		// Sender: ends after its last line, or at the connection's deadline;
+		// run waits for it.
+		go func() {
+			defer wg.Done()
+			_, errs[2*i] = c.send(r.prefix, r.send, nil)
+		}()
+		// Receiver: ends after its last line, or at the connection's
+		// deadline; run waits for it.
+		go func() {
+			defer wg.Done()
+			var n int
+			n, errs[2*i+1] = c.receive(lats[i])
+			lats[i] = lats[i][:n]
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return slices.Concat(lats...), elapsed, firstError(errs)
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// percentile sorts lat and returns its p-quantile (0 if lat is empty).
+func percentile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	slices.Sort(lat)
+	return lat[int(p*float64(len(lat)-1))]
+}
+
+// Drain queues cfg.Messages lines to a client that is not reading, has the
+// server take them all, interrupts the server, and then reads. It measures
+// the time from the interrupt until the server has stopped, and counts the
+// lines delivered: a clean drain delivers all of them.
+func Drain(srv *Server, cfg Config) Result {
+	res := Result{Workload: "drain", Server: srv.Name, Expected: cfg.Messages}
+	deadline := time.Now().Add(cfg.Timeout)
+	reader, sender, err := readerAndSender(srv.Addr, deadline)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer reader.close()
+	defer sender.close()
+	if _, err := sender.send("reader: ", cfg.Messages, nil); err != nil {
+		res.Err = err
+		return res
+	}
+	if err := sender.sync(); err != nil { // every line is now in reader's queue
+		res.Err = fmt.Errorf("waiting for the server to take every line: %w", err)
+		return res
+	}
+	res.PeakRSSKB, _ = srv.PeakRSS() // before the process is gone
+	start := time.Now()
+	if err := srv.Interrupt(); err != nil {
+		res.Err = err
+		return res
+	}
+	res.Delivered, res.Err = reader.drainAll()
+	if err := srv.Wait(time.Until(deadline)); err != nil && res.Err == nil {
+		res.Err = err
+	}
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// readerAndSender logs in the two clients of Drain and Flood.
+func readerAndSender(addr string, deadline time.Time) (reader, sender *client, err error) {
+	reader, err = dial(addr, "reader", deadline)
+	if err != nil {
+		return nil, nil, err
+	}
+	sender, err = dial(addr, "sender", deadline)
+	if err != nil {
+		reader.close()
+		return nil, nil, err
+	}
+	return reader, sender, nil
+}
+
+// Flood sends lines to a client that never reads, until cfg.Messages or
+// cfg.Duration, has the server take them all, and reads the server's peak
+// resident memory. Delivered counts the lines the server took.
+func Flood(srv *Server, cfg Config) Result {
+	res := Result{Workload: "flood", Server: srv.Name, Expected: cfg.Messages}
+	reader, sender, err := readerAndSender(srv.Addr, time.Now().Add(cfg.Timeout))
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer reader.close()
+	defer sender.close()
+	start := time.Now()
+	stop := func() bool { return time.Since(start) > cfg.Duration }
+	res.Delivered, res.Err = sender.send("reader: ", cfg.Messages, stop)
+	if res.Err == nil {
+		res.Err = sender.sync() // every line sent is now in reader's queue
+	}
+	res.Elapsed = time.Since(start)
+	res.PeakRSSKB, _ = srv.PeakRSS()
+	return res
+}

@@ -1,0 +1,61 @@
+package protocol
+
+import (
+	"strings"
+	"testing"
+)
+
+// The hot path of every chapter: a reader parses each line, the broker
+// formats each delivery once. Run with
+//
+//	go test -run '^$' -bench . -benchmem ./chat/protocol/
+
+// sinks keep the compiler from optimising the calls away.
+var (
+	sinkMessage Message
+	sinkString  string
+)
+
+func BenchmarkParseMessageOne(b *testing.B) {
+	line := "bob: 1234567890123456789"
+	for b.Loop() {
+		sinkMessage, _ = ParseMessage(line)
+	}
+}
+
+// BenchmarkParseMessageFanout is the fanout workload's line: 49 recipients.
+func BenchmarkParseMessageFanout(b *testing.B) {
+	var names []string
+	for i := 1; i < 50; i++ {
+		names = append(names, "r"+string(rune('0'+i/10))+string(rune('0'+i%10)))
+	}
+	line := strings.Join(names, ", ") + ": 1234567890123456789"
+	for b.Loop() {
+		sinkMessage, _ = ParseMessage(line)
+	}
+}
+
+func BenchmarkParseLogin(b *testing.B) {
+	for b.Loop() {
+		sinkString, _ = ParseLogin("alice\r")
+	}
+}
+
+func BenchmarkFormatDelivery(b *testing.B) {
+	for b.Loop() {
+		sinkString = FormatDelivery("alice", "1234567890123456789")
+	}
+}
+
+// BenchmarkScanLines is a reader's loop without the network: scan and parse
+// 1000 lines from memory.
+func BenchmarkScanLines(b *testing.B) {
+	input := strings.Repeat("bob: 1234567890123456789\n", 1000)
+	b.SetBytes(int64(len(input)))
+	for b.Loop() {
+		sc := NewScanner(strings.NewReader(input))
+		for sc.Scan() {
+			sinkMessage, _ = ParseMessage(sc.Text())
+		}
+	}
+}
