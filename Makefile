@@ -6,7 +6,7 @@ CHAPTER ?= shutdown
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build test lint vet staticcheck diff fuzz spin soak
+.PHONY: help run build test lint vet staticcheck diff fuzz spin soak bench docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -42,3 +42,15 @@ fuzz: ## run each fuzz target for FUZZTIME (30s)
 
 spin: ## model-check the shutdown protocol and its bug variants with Spin
 	$(GO) run ./model/spin/cmd/spinreport
+
+# The seed (Rust/tokio) to compare with: build it once, outside the repo, as
+# docs/performance.md says. Without it, bench runs without the seed column.
+SEED ?= /tmp/seed-tokio/target/release/seed-tokio
+bench: build ## measure pairs, fanout, drain, flood (and the seed, if SEED exists)
+	$(GO) build -o bin/achatbench ./cmd/achatbench
+	./bin/achatbench -achat bin/achat -chapter broker,shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -echo -workloads pairs,fanout -runs 3
+	./bin/achatbench -achat bin/achat -chapter shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -workloads drain,flood -runs 3
+	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/
+
+docs: ## rewrite the code excerpts and stored outputs in docs/ from the code
+	$(GO) test -count=1 ./internal/doccheck -update -outputs

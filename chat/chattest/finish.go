@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"testing/synctest"
 	"time"
@@ -139,6 +140,7 @@ func summarizeLeak(err error) string {
 	for _, m := range leakTop.FindAllStringSubmatch(err.Error(), -1) {
 		tops = append(tops, m[2]+" ("+m[1]+")")
 	}
+	slices.Sort(tops) // goleak lists them in no particular order
 	return fmt.Sprintf("%d goroutines: %s", len(tops), strings.Join(tops, ", "))
 }
 

@@ -159,13 +159,13 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 	body := func() {
 		r := newRun(opts, newServer)
 		r.texts = s.FirstText - 1
-		r.settle() // Serve is accepting before the first step, Ctrl-C included
 		if err := r.start(); err != nil {
 			story = []string{"cannot listen: " + err.Error()}
 			violations = []model.Violation{{Property: Termination, Detail: err.Error()}}
 			finished = true
 			return
 		}
+		r.settle() // Serve is accepting before the first step, Ctrl-C included
 		for _, step := range append(opts.Start[:len(opts.Start):len(opts.Start)], s.Steps...) {
 			r.do(step)
 		}
