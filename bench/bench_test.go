@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestWorkloadsAgainstShutdown(t *testing.T) {
 	for _, w := range []struct {
 		name string
 		run  func(*Server, Config) Result
-	}{{"pairs", Pairs}, {"fanout", Fanout}, {"drain", Drain}, {"flood", Flood}} {
+	}{{"pairs", Pairs}, {"fanout", Fanout}, {"drain", Drain}, {"flood", Flood}, {"idle", Idle}} {
 		t.Run(w.name, func(t *testing.T) {
 			srv := startShutdown(t)
 			res := w.run(srv, tiny)
@@ -90,4 +91,14 @@ func BenchmarkFanoutShutdown(b *testing.B) {
 	res := Fanout(srv, cfg)
 	require.NoError(b, res.Err)
 	b.ReportMetric(res.Rate(), "msg/s")
+}
+
+func TestRSSOfThisProcess(t *testing.T) {
+	self := &Server{Name: "self", PID: os.Getpid()}
+	rss, err := self.RSS()
+	require.NoError(t, err)
+	peak, err := self.PeakRSS()
+	require.NoError(t, err)
+	assert.Positive(t, rss)
+	assert.GreaterOrEqual(t, peak, rss)
 }

@@ -30,12 +30,18 @@ type client struct {
 // itself a sync line and reads it back. Once every client of a workload is
 // back from dial, a line to any of them is delivered, not dropped.
 func dial(addr, name string, deadline time.Time) (*client, error) {
+	return dialSized(addr, name, deadline, 64<<10, 16<<10)
+}
+
+// dialSized is dial with buffers of rsize and wsize bytes: Idle holds
+// thousands of clients that each read and write one short line.
+func dialSized(addr, name string, deadline time.Time, rsize, wsize int) (*client, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Until(deadline))
 	if err != nil {
 		return nil, err
 	}
 	conn.SetDeadline(deadline)
-	c := &client{name: name, conn: conn, r: bufio.NewReaderSize(conn, 64<<10), w: bufio.NewWriterSize(conn, 16<<10)}
+	c := &client{name: name, conn: conn, r: bufio.NewReaderSize(conn, rsize), w: bufio.NewWriterSize(conn, wsize)}
 	fmt.Fprintf(c.w, "%s\n", name)
 	if err := c.sync(); err != nil {
 		conn.Close()

@@ -8,7 +8,9 @@
 //   - Drain: lines queued to a client that is not reading, then an interrupt
 //     (SIGINT for a process), then the time until the server has exited;
 //   - Flood: one client floods a peer that never reads; the figure is the
-//     server's peak resident memory (VmHWM in /proc/PID/status).
+//     server's peak resident memory (VmHWM in /proc/PID/status);
+//   - Idle: many clients log in and stay idle; the figure is the server's
+//     resident memory (VmRSS) per connection, and its peak.
 //
 // Every line sent carries its send time, in nanoseconds since the start of
 // the load generator, so a receiver measures each delivery's latency. Senders

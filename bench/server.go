@@ -53,7 +53,14 @@ func (s *Server) Stop() error {
 
 // PeakRSS is the server process's peak resident set in kB (VmHWM), or 0 if
 // the server is not a process of its own.
-func (s *Server) PeakRSS() (int64, error) {
+func (s *Server) PeakRSS() (int64, error) { return s.procStatus("VmHWM:") }
+
+// RSS is the server process's resident set now, in kB (VmRSS), or 0 if the
+// server is not a process of its own.
+func (s *Server) RSS() (int64, error) { return s.procStatus("VmRSS:") }
+
+// procStatus reads one "Field: N kB" line of /proc/PID/status.
+func (s *Server) procStatus(field string) (int64, error) {
 	if s.PID == 0 {
 		return 0, nil
 	}
@@ -62,11 +69,11 @@ func (s *Server) PeakRSS() (int64, error) {
 		return 0, err
 	}
 	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		}
 	}
-	return 0, errors.New("no VmHWM in " + s.Name + "'s /proc status")
+	return 0, errors.New("no " + field + " in " + s.Name + "'s /proc status")
 }
 
 // InProcess is what every chapter's *Server is, for InProcessServer.

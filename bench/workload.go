@@ -10,7 +10,7 @@ import (
 
 // Config sizes one run of a workload.
 type Config struct {
-	Clients  int           // Pairs: clients (even); Fanout: the sender and its recipients
+	Clients  int           // Pairs: clients (even); Fanout: the sender and its recipients; Idle: idle clients
 	Messages int           // deliveries (Pairs, Fanout), lines queued (Drain), at most (Flood)
 	Duration time.Duration // Flood: stop sending after this, if Messages is not reached
 	Timeout  time.Duration // the whole run, logins included
@@ -26,6 +26,7 @@ type Result struct {
 	Elapsed   time.Duration // from the first send to the last receive (Drain: SIGINT to exit)
 	P50, P99  time.Duration // latency of a delivery; 0 if not measured
 	PeakRSSKB int64         // the server's VmHWM; 0 if unknown
+	ConnRSSKB float64       // Idle: the server's VmRSS growth per idle connection; 0 if unknown
 	Err       error
 }
 
