@@ -4,8 +4,12 @@
 //	go build -o bin/achat ./cmd/achat
 //	go run ./cmd/achatbench -achat bin/achat -chapter broker,shutdown \
 //		-seed /tmp/seed-tokio/target/release/seed-tokio -echo -workloads pairs,fanout
+//	go run ./cmd/achatbench -achat bin/achat -chapter shutdown \
+//		-seed /tmp/seed-tokio/target/release/seed-tokio -workloads idle
 //
 // Each workload gets a fresh server process, so each peak RSS is its own.
+// idle holds -idle-clients connections (10,000) open at once, so achatbench
+// needs that many open files; raiseOpenFiles raises its soft limit.
 package main
 
 import (
@@ -39,6 +43,7 @@ type workload struct {
 
 var workloads = []workload{
 	{"pairs", bench.Pairs}, {"fanout", bench.Fanout}, {"drain", bench.Drain}, {"flood", bench.Flood},
+	{"idle", bench.Idle},
 }
 
 func main() {
@@ -55,11 +60,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	chapters := flags.String("chapter", "shutdown", "comma-separated chapters to run with -achat")
 	seed := flags.String("seed", "", "`path` to the seed's built Rust server")
 	echo := flags.Bool("echo", false, "run the echo baseline too (pairs and fanout)")
-	names := flags.String("workloads", "pairs,fanout", "comma-separated: pairs, fanout, drain, flood")
+	names := flags.String("workloads", "pairs,fanout", "comma-separated: pairs, fanout, drain, flood, idle")
 	clients := flags.Int("clients", 50, "clients in pairs and fanout")
 	messages := flags.Int("messages", 400_000, "deliveries in pairs and fanout")
 	drainMessages := flags.Int("drain-messages", 300_000, "lines queued before the drain")
 	floodMessages := flags.Int("flood-messages", 2_000_000, "at most this many lines in flood")
+	idleClients := flags.Int("idle-clients", 10_000, "idle connections held open in idle")
 	floodTime := flags.Duration("flood-time", 10*time.Second, "at most this long in flood")
 	timeout := flags.Duration("timeout", 2*time.Minute, "bound on each run")
 	runs := flags.Int("runs", 1, "run each workload this many times per server; the median run (by msg/s) is shown")
@@ -74,11 +80,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := bench.Config{Clients: *clients, Messages: *messages, Duration: *floodTime, Timeout: *timeout}
 	sizes := map[string]int{"drain": *drainMessages, "flood": *floodMessages}
+	if err := raiseOpenFiles(chosen, *idleClients); err != nil {
+		fmt.Fprintln(stderr, "achatbench:", err)
+		return 2
+	}
 	var results []bench.Result
 	for _, w := range chosen {
 		c := cfg
 		if n, ok := sizes[w.name]; ok {
 			c.Messages = n
+		}
+		if w.name == "idle" {
+			c.Clients = *idleClients
 		}
 		results = append(results, runWorkload(w, targets, c, max(*runs, 1), stderr)...)
 	}
@@ -112,8 +125,8 @@ func indexOf(name string) int {
 func runWorkload(w workload, targets []target, cfg bench.Config, runs int, stderr io.Writer) []bench.Result {
 	var results []bench.Result
 	for _, t := range targets {
-		if t.echo && (w.name == "drain" || w.name == "flood") {
-			continue // echo has no queue to drain or flood
+		if t.echo && (w.name == "drain" || w.name == "flood" || w.name == "idle") {
+			continue // echo has no queue to drain or flood, and no login
 		}
 		var all []bench.Result
 		for i := range runs {
@@ -200,14 +213,20 @@ func serveEcho(addr string) int {
 	return 0
 }
 
-// median is the run with the median rate; a failed run, if any, wins, so
-// that no failure is hidden.
+// median is the run with the median rate (for idle, the median memory per
+// connection); a failed run, if any, wins, so that no failure is hidden.
 func median(runs []bench.Result) bench.Result {
 	for _, r := range runs {
 		if r.Err != nil {
 			return r
 		}
 	}
-	slices.SortFunc(runs, func(a, b bench.Result) int { return cmp.Compare(a.Rate(), b.Rate()) })
+	key := func(r bench.Result) float64 {
+		if r.Workload == "idle" {
+			return r.ConnRSSKB
+		}
+		return r.Rate()
+	}
+	slices.SortFunc(runs, func(a, b bench.Result) int { return cmp.Compare(key(a), key(b)) })
 	return runs[len(runs)/2]
 }

@@ -43,3 +43,30 @@ func TestUnknownWorkload(t *testing.T) {
 	_, err := chooseWorkloads("pairs,nope")
 	assert.Error(t, err)
 }
+
+func TestIdleRatioAndMedianAreMemoryPerConnection(t *testing.T) {
+	results := []bench.Result{
+		{Workload: "idle", Server: "shutdown", ConnRSSKB: 15},
+		{Workload: "idle", Server: "seed", ConnRSSKB: 10},
+	}
+	assert.Equal(t, "1.50", ratio(results[0], results, "seed"))
+	var out strings.Builder
+	printTable(&out, results)
+	assert.Contains(t, out.String(), "kB/conn")
+	assert.Contains(t, out.String(), "15.0")
+	runs := []bench.Result{
+		{Workload: "idle", ConnRSSKB: 30, Delivered: 1, Elapsed: time.Second},
+		{Workload: "idle", ConnRSSKB: 10, Delivered: 3, Elapsed: time.Second},
+		{Workload: "idle", ConnRSSKB: 20, Delivered: 2, Elapsed: time.Second},
+	}
+	assert.Equal(t, 20.0, median(runs).ConnRSSKB)
+}
+
+func TestOpenFilesLimit(t *testing.T) {
+	idle, err := chooseWorkloads("idle")
+	assert.NoError(t, err)
+	assert.NoError(t, raiseOpenFiles(idle, 10))
+	assert.Error(t, raiseOpenFiles(idle, 1<<40), "past the hard limit (or the kernel's nr_open)")
+	pairs, _ := chooseWorkloads("pairs")
+	assert.NoError(t, raiseOpenFiles(pairs, 1<<40), "only idle needs the files")
+}
