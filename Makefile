@@ -46,11 +46,12 @@ spin: ## model-check the shutdown protocol and its bug variants with Spin
 # The seed (Rust/tokio) to compare with: build it once, outside the repo, as
 # docs/performance.md says. Without it, bench runs without the seed column.
 SEED ?= /tmp/seed-tokio/target/release/seed-tokio
-bench: build ## measure pairs, fanout, drain, flood (and the seed, if SEED exists)
+bench: build ## measure pairs, fanout, drain, flood, idle (and the seed, if SEED exists)
 	$(GO) build -o bin/achatbench ./cmd/achatbench
 	./bin/achatbench -achat bin/achat -chapter broker,shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -echo -workloads pairs,fanout -runs 3
 	./bin/achatbench -achat bin/achat -chapter shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -workloads drain,flood -runs 3
-	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/
+	./bin/achatbench -achat bin/achat -chapter shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -workloads idle -runs 1
+	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/ ./chat/shutdown/
 
 docs: ## rewrite the code excerpts and stored outputs in docs/ from the code
 	$(GO) test -count=1 ./internal/doccheck -update -outputs
