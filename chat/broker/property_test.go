@@ -21,11 +21,6 @@ func TestBugShutdownLosesQueuedMessages(t *testing.T) {
 		// process exits: Shutdown did not wait for the writers.
 		Steps:   []chattest.StepKind{chattest.Sends, chattest.Sends, chattest.CtrlC},
 		Clients: 2,
-		Start:   aliceStopsReading,
+		Start:   chattest.NotReading(),
 	}, model.Delivery)
 }
-
-// aliceStopsReading starts schedules with alice and bob logged in, and alice
-// no longer reading: what is sent to her waits in her writer's queue.
-var aliceStopsReading = append(chattest.LoggedIn("alice", "bob"),
-	chattest.Step{Kind: chattest.StopsReading})

@@ -51,7 +51,7 @@ func TestHarnessCatchesAShutdownThatReturnsBeforeTheWritersFinish(t *testing.T) 
 		// Messages wait in the queue of a client that does not read: lost,
 		// when the program exits before its writer is done.
 		NoRush: true,
-		Start:  append(chattest.LoggedIn("alice", "bob"), chattest.Step{Kind: chattest.StopsReading}),
+		Start:  chattest.NotReading(),
 		Steps:  []chattest.StepKind{chattest.Sends, chattest.Sends, chattest.CtrlC},
 	}, model.Delivery)
 }

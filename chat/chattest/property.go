@@ -71,6 +71,12 @@ func LoggedIn(names ...string) []Step {
 	return steps
 }
 
+// NotReading is a Start: alice and bob log in, then alice stops reading, so
+// that what is sent to her waits in her writer's queue.
+func NotReading() []Step {
+	return append(LoggedIn("alice", "bob"), Step{Kind: StopsReading})
+}
+
 func (o Options) withDefaults() Options {
 	if len(o.Steps) == 0 {
 		o.Steps = AllSteps

@@ -34,11 +34,6 @@ func TestBugShutdownDoesNotWaitForWriters(t *testing.T) {
 		NoRush:  true,
 		Steps:   []chattest.StepKind{chattest.Sends, chattest.StopsReading, chattest.CtrlC},
 		Clients: 2,
-		Start:   aliceStopsReading,
+		Start:   chattest.NotReading(),
 	}, model.Delivery)
 }
-
-// aliceStopsReading starts schedules with alice and bob logged in, and alice
-// no longer reading: what is sent to her waits in her writer's queue.
-var aliceStopsReading = append(chattest.LoggedIn("alice", "bob"),
-	chattest.Step{Kind: chattest.StopsReading})
