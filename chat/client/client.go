@@ -106,7 +106,7 @@ func Chat(ctx context.Context, conn net.Conn, cfg Config) error {
 	s.log.Info("logged in", "name", name)
 
 	s.received = make(chan ending, 1)
-	go receive(conn, cfg.Stdout, s.received)
+	go receive(conn, cfg.Stdout, s.received) // ends when the connection does; converse waits on s.received
 	return s.converse(ctx)
 }
 

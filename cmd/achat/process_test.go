@@ -48,6 +48,7 @@ type process struct {
 	addr   string
 	exited chan struct{} // closed when the process has exited; then err is set
 	err    error
+	logged chan struct{} // a token after each line of log
 
 	mu  sync.Mutex
 	log strings.Builder // everything the process wrote to stderr
@@ -60,7 +61,8 @@ var listeningAddr = regexp.MustCompile(`msg=listening addr=(\S+)`)
 func startServe(t *testing.T, args ...string) *process {
 	t.Helper()
 	args = append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)
-	p := &process{t: t, cmd: exec.Command(binary, args...), exited: make(chan struct{})}
+	p := &process{t: t, cmd: exec.Command(binary, args...), exited: make(chan struct{}),
+		logged: make(chan struct{}, 1)}
 	stderr, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +94,10 @@ func (p *process) readLog(stderr *os.File, addr chan<- string) {
 		p.mu.Lock()
 		p.log.WriteString(lines.Text() + "\n")
 		p.mu.Unlock()
+		select {
+		case p.logged <- struct{}{}:
+		default: // a token is there already
+		}
 		if m := listeningAddr.FindStringSubmatch(lines.Text()); m != nil {
 			addr <- m[1]
 		}
@@ -104,6 +110,22 @@ func (p *process) Log() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.log.String()
+}
+
+// waitLog waits until the log contains text, or the process exits, or bound
+// passes (a guard against a hang, not a timing assertion).
+func (p *process) waitLog(text string, bound time.Duration) bool {
+	guard := time.After(bound)
+	for !strings.Contains(p.Log(), text) {
+		select {
+		case <-p.logged:
+		case <-p.exited:
+			return strings.Contains(p.Log(), text)
+		case <-guard:
+			return false
+		}
+	}
+	return true
 }
 
 func (p *process) interrupt() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -61,9 +62,13 @@ func serveUntilSignal(ch chapter, l net.Listener, drainTimeout time.Duration, lo
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	shutdownDone := make(chan struct{})
-	go cancelOnSecondSignal(signals, cancel, shutdownDone, logger) // ends at a second signal or when Shutdown has returned
+	var watcher sync.WaitGroup
+	watcher.Go(func() { // ends at a second signal or when Shutdown has returned; waited for below
+		cancelOnSecondSignal(signals, cancel, shutdownDone, logger)
+	})
 	err := srv.Shutdown(ctx)
-	close(shutdownDone)
+	close(shutdownDone) // the only close: tells the watcher that the drain is over
+	watcher.Wait()
 	// Serve returned as soon as shutdown began: net/http's rule. It is
 	// Shutdown's return that says the drain is over, so main waits for it.
 	if serveErr := <-served; !errors.Is(serveErr, ch.errServerClosed) {

@@ -125,3 +125,33 @@ func TestSIGINTWithAClientThatNeverLogsIn(t *testing.T) {
 		}
 	})
 }
+
+// A second Ctrl-C stops the drain at once: the connections are closed, every
+// writer logs how many messages it could not deliver, and the exit status
+// says the drain was cut short.
+func TestSecondSIGINTStopsTheDrainAndSaysWhatWasLost(t *testing.T) {
+	p := startServe(t, "-chapter", "shutdown", "-drain-timeout", "2m")
+	alice := chattest.Login(t, p.addr, "alice")
+	chattest.Login(t, p.addr, "bob") // and never reads again
+	go sendAll(alice, inFlight)
+	for i := range inFlight {
+		alice.Expect("from alice: " + message(i))
+	}
+	p.interrupt()
+	// Two signals sent at once may reach the process as one: wait for the first.
+	if !p.waitLog("shutting down", time.Minute) {
+		t.Fatalf("achat did not start shutting down\n%s", p.Log())
+	}
+	p.interrupt()
+	if !p.waitExit(time.Minute) {
+		t.Fatalf("achat did not exit after a second SIGINT\n%s", p.Log())
+	}
+	if p.err == nil {
+		t.Errorf("exit status 0 after a drain cut short, want 1")
+	}
+	for _, want := range []string{"second signal", `msg="messages not delivered" peer=bob`} {
+		if !strings.Contains(p.Log(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, p.Log())
+		}
+	}
+}
