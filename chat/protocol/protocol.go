@@ -33,15 +33,46 @@ const MaxLineBytes = 64 << 10
 // MaxNameBytes bounds a login name.
 const MaxNameBytes = 32
 
-// Errors returned by ParseLogin and ParseMessage.
+// MessageForm is how a message line is written; error replies quote it.
+const MessageForm = `"name1, name2: text"`
+
+// Errors returned by ParseLogin and ParseMessage. ParseMessage wraps its
+// errors with MessageForm, so that the error line a client gets says what
+// was expected; errors.Is still finds them.
 var (
-	ErrEmptyName    = errors.New("empty name")
-	ErrNameTooLong  = fmt.Errorf("name longer than %d bytes", MaxNameBytes)
+	ErrEmptyName    = errors.New("name is empty")
+	ErrNameTooLong  = fmt.Errorf("name is longer than %d bytes", MaxNameBytes)
 	ErrNameBadChar  = errors.New(`name contains ",", ":" or a control character`)
 	ErrInvalidUTF8  = errors.New("line is not valid UTF-8")
-	ErrNoColon      = errors.New(`expected "name1, name2: text"`)
+	ErrNoColon      = errors.New("no colon after the recipients")
 	ErrNoRecipients = errors.New("no recipient before the colon")
+	// ErrLineTooLong is what a server replies before it disconnects a client
+	// whose line is longer than MaxLineBytes.
+	ErrLineTooLong = fmt.Errorf("line too long: the limit is %d bytes", MaxLineBytes)
 )
+
+// NameTakenError refuses a login whose name is already logged in.
+type NameTakenError struct{ Name string }
+
+func (e NameTakenError) Error() string { return fmt.Sprintf("name %q is taken", e.Name) }
+
+// UnknownRecipientsError names the recipients of a message that were not
+// logged in when it was routed. The message still went to the others.
+type UnknownRecipientsError struct{ Names []string }
+
+func (e UnknownRecipientsError) Error() string {
+	return "not logged in: " + strings.Join(e.Names, ", ")
+}
+
+// ErrorLine is the line a server sends a client about err, newline included:
+//
+//	error: name "alice" is taken
+//
+// Every reply from the server that is not a delivery starts with "error: ",
+// which no delivery ("from ...") does.
+func ErrorLine(err error) string {
+	return "error: " + err.Error() + "\n"
+}
 
 // Message is a parsed message line: who it is for and what it says.
 type Message struct {
@@ -81,17 +112,21 @@ func isForbiddenInName(r rune) bool {
 // is the text, colons included.
 func ParseMessage(line string) (Message, error) {
 	if !utf8.ValidString(line) {
-		return Message{}, ErrInvalidUTF8
+		return Message{}, badMessage(ErrInvalidUTF8)
 	}
 	dest, text, found := strings.Cut(line, ":")
 	if !found {
-		return Message{}, ErrNoColon
+		return Message{}, badMessage(ErrNoColon)
 	}
 	to := recipients(dest)
 	if len(to) == 0 {
-		return Message{}, ErrNoRecipients
+		return Message{}, badMessage(ErrNoRecipients)
 	}
 	return Message{To: to, Text: strings.TrimSpace(text)}, nil
+}
+
+func badMessage(err error) error {
+	return fmt.Errorf("%w; expected %s", err, MessageForm)
 }
 
 // recipients splits "alice, bob,,alice" into [alice bob].

@@ -65,6 +65,25 @@ func TestParseMessage(t *testing.T) {
 	}
 }
 
+func TestErrorLines(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{NameTakenError{"alice"}, `error: name "alice" is taken` + "\n"},
+		{ErrNameBadChar, `error: name contains ",", ":" or a control character` + "\n"},
+		{ErrLineTooLong, "error: line too long: the limit is 65536 bytes\n"},
+		{UnknownRecipientsError{[]string{"zed", "yan"}}, "error: not logged in: zed, yan\n"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, ErrorLine(tt.err))
+	}
+	_, err := ParseMessage("bob hi")
+	assert.Equal(t, `error: no colon after the recipients; expected "name1, name2: text"`+"\n", ErrorLine(err))
+	_, err = ParseMessage("bob: \xff")
+	assert.Equal(t, `error: line is not valid UTF-8; expected "name1, name2: text"`+"\n", ErrorLine(err))
+}
+
 func TestFormatDelivery(t *testing.T) {
 	assert.Equal(t, "from alice: hi\n", FormatDelivery("alice", "hi"))
 }
