@@ -16,13 +16,19 @@ const (
 	LoggedIn
 	// Accepted: the server took responsibility for a message from Conn.
 	Accepted
-	// Disconnected: client Conn closed its connection.
+	// Disconnected: client Conn closed its connection: it neither sends nor
+	// reads any more.
 	Disconnected
 	// ShutdownBegan: Ctrl-C.
 	ShutdownBegan
 	// Settled: every message accepted so far has been routed (the harness
 	// knows this inside a synctest bubble, once every goroutine is blocked).
 	Settled
+	// Left: client Conn ended its input (it half-closed its connection, or
+	// sent a line too long to be read) and still reads.
+	Left
+	// LoggedOut: the server stopped routing messages for Name to Conn.
+	LoggedOut
 )
 
 // Event is one entry of a history.
@@ -45,6 +51,9 @@ const (
 	Duplicate  Property = "Exactly once: a client received a message twice"
 	Order      Property = "Order: a client received one sender's messages out of order"
 	Acceptance Property = "Acceptance: the server accepted what its client did not send"
+	// The disconnect chapter's claims; the chapters before it break them.
+	Login    Property = "Login: a free name was refused, or a name not freed when its client left"
+	Impostor Property = "Impostor: the server accepted a message from a client it never logged in"
 )
 
 // Violation is one broken property, with the details.
@@ -91,6 +100,9 @@ type checker struct {
 	messages   map[string]*message // by text: the harness makes every text unique
 	loggedIn   map[int]string      // connection -> the name it is routed under
 	left       map[int]bool        // connections whose client disconnected
+	departed   map[int]bool        // connections whose client ended its input
+	leaving    map[int]bool        // departed, and the server has not logged them out yet
+	logins     logins
 	violations []Violation
 }
 
@@ -102,6 +114,9 @@ func newChecker(history []Event) *checker {
 		messages: map[string]*message{},
 		loggedIn: map[int]string{},
 		left:     map[int]bool{},
+		departed: map[int]bool{},
+		leaving:  map[int]bool{},
+		logins:   logins{sentAt: map[int]int{}, departedAt: map[int]int{}, owed: map[int]int{}},
 	}
 }
 
@@ -117,10 +132,14 @@ func (c *checker) replay() {
 	for i, ev := range c.history {
 		switch ev.Kind {
 		case Sent:
-			c.sent(ev)
+			c.sent(ev, shutdown)
 		case LoggedIn:
-			routes[ev.Name] = ev.Conn
 			c.loggedIn[ev.Conn] = ev.Name
+			if c.departed[ev.Conn] { // it left first: nothing is owed to it
+				c.leaving[ev.Conn] = true
+			} else {
+				routes[ev.Name] = ev.Conn
+			}
 			for _, m := range open { // routed before or after? Either may happen.
 				if slices.Contains(m.to, ev.Name) {
 					m.may[ev.Conn] = true
@@ -130,19 +149,113 @@ func (c *checker) replay() {
 			if m := c.accepted(ev, i, !shutdown, routes); m != nil {
 				open = append(open, m)
 			}
-		case Disconnected:
-			c.left[ev.Conn] = true
+		case Left, Disconnected:
+			c.depart(ev.Conn, routes, open)
+			c.left[ev.Conn] = c.left[ev.Conn] || ev.Kind == Disconnected
+		case LoggedOut:
+			delete(c.leaving, ev.Conn)
 		case ShutdownBegan:
 			shutdown = true
+			c.logins.owed = map[int]int{} // a login not answered yet may be refused now
 		case Settled:
 			open = nil
+			c.logins.settle(c)
+		}
+	}
+	c.checkImpostors()
+}
+
+// depart ends what is owed to a client that ended its input: the server
+// sees it leave at some point after this, so a message not yet routed may
+// or may not reach it.
+func (c *checker) depart(conn int, routes map[string]int, open []*message) {
+	if c.departed[conn] {
+		return
+	}
+	c.departed[conn] = true
+	c.logins.departedAt[conn] = c.logins.epoch
+	name, ok := c.loggedIn[conn]
+	if !ok || routes[name] != conn {
+		return
+	}
+	delete(routes, name)
+	c.leaving[conn] = true
+	for _, m := range open {
+		if i := slices.Index(m.must, conn); i >= 0 {
+			m.must = slices.Delete(m.must, i, i+1)
+			m.may[conn] = true
 		}
 	}
 }
 
-func (c *checker) sent(ev Event) {
+// logins holds what the Login property needs. Time is counted in epochs: an
+// epoch ends at each Settled, when the server has done all it was asked.
+type logins struct {
+	epoch      int
+	sentAt     map[int]int // connection -> the epoch its login line was sent in
+	departedAt map[int]int // connection -> the epoch its client ended its input in
+	owed       map[int]int // connection -> the epoch it sent a free name in
+}
+
+// free reports whether name is free for conn: every other connection that
+// asked for it was refused, or left, in an earlier epoch.
+func (l *logins) free(c *checker, conn int, name string) bool {
+	for other, asked := range c.login {
+		if other == conn || asked != name {
+			continue
+		}
+		_, holds := c.loggedIn[other]
+		left, departed := l.departedAt[other]
+		refused := !holds && l.sentAt[other] < l.epoch
+		if !refused && !(departed && left < l.epoch) {
+			return false
+		}
+	}
+	return true
+}
+
+// race forgets the logins of name asked for in this epoch: a second ask
+// before the server settled races with them, and either may win.
+func (l *logins) race(c *checker, name string) {
+	for other, at := range l.owed {
+		if c.login[other] == name && at == l.epoch {
+			delete(l.owed, other)
+		}
+	}
+}
+
+// settle checks, at the end of an epoch, that every free name asked for in
+// it was given.
+func (l *logins) settle(c *checker) {
+	for conn, at := range l.owed {
+		if _, ok := c.loggedIn[conn]; !ok && at == l.epoch && !c.departed[conn] {
+			c.fail(Login, "conn %d asked for %q, which was free, and was not logged in", conn, c.login[conn])
+		}
+	}
+	clear(l.owed)
+	l.epoch++
+}
+
+// checkImpostors: a message accepted from a connection that the server
+// never logged in was sent under a name that was not its own.
+func (c *checker) checkImpostors() {
+	for _, m := range c.sortedMessages() {
+		if _, ok := c.loggedIn[m.sender]; !ok {
+			c.fail(Impostor, "conn %d was never logged in, but its %q was accepted as %s's",
+				m.sender, m.text, m.from)
+		}
+	}
+}
+
+func (c *checker) sent(ev Event, shutdown bool) {
 	if _, ok := c.login[ev.Conn]; !ok {
-		c.login[ev.Conn] = parseLogin(ev.Line)
+		name := parseLogin(ev.Line)
+		c.login[ev.Conn] = name
+		c.logins.sentAt[ev.Conn] = c.logins.epoch
+		c.logins.race(c, name)
+		if !shutdown && c.logins.free(c, ev.Conn, name) {
+			c.logins.owed[ev.Conn] = c.logins.epoch
+		}
 		return
 	}
 	if p, ok := parseMessage(ev.Line); ok {
@@ -172,6 +285,11 @@ func (c *checker) accepted(ev Event, at int, early bool, routes map[string]int) 
 	for _, name := range m.to {
 		if conn, ok := routes[name]; ok {
 			m.must = append(m.must, conn)
+		}
+	}
+	for conn := range c.leaving { // it left, and the server may not have seen it yet
+		if slices.Contains(m.to, c.loggedIn[conn]) {
+			m.may[conn] = true
 		}
 	}
 	c.messages[m.text] = m

@@ -19,6 +19,9 @@ func accepted(conn int, from string, text string, to ...string) Event {
 	return Event{Kind: Accepted, Conn: conn, Name: from, To: to, Text: text}
 }
 
+func left(conn int) Event                   { return Event{Kind: Left, Conn: conn} }
+func loggedOut(conn int, name string) Event { return Event{Kind: LoggedOut, Conn: conn, Name: name} }
+
 var (
 	shutdownBegan = Event{Kind: ShutdownBegan}
 	settled       = Event{Kind: Settled}
@@ -89,6 +92,36 @@ func TestCheck(t *testing.T) {
 		{"the server skipped a line",
 			with(aliceAndBob[:4], sent(0, "bob: m0"), aliceAndBob[4], aliceAndBob[5]),
 			map[int][]string{1: {"from alice: m1"}}, both, []Property{Acceptance, Spurious}},
+		{"a client that left still gets what was routed before it left",
+			with(aliceAndBob, settled, left(1)), nil, both, []Property{Delivery}},
+		{"but what was not routed yet may be lost",
+			with(aliceAndBob, left(1)), nil, both, nil},
+		{"or delivered",
+			with(aliceAndBob, left(1)), map[int][]string{1: {"from alice: m1"}}, both, nil},
+		{"what is accepted after it left may be delivered until it is logged out",
+			with(aliceAndBob[:4], left(1), aliceAndBob[4], aliceAndBob[5]),
+			map[int][]string{1: {"from alice: m1"}}, both, nil},
+		{"but not after",
+			with(aliceAndBob[:4], left(1), loggedOut(1, "bob"), aliceAndBob[4], aliceAndBob[5]),
+			map[int][]string{1: {"from alice: m1"}}, both, []Property{Spurious}},
+		{"a logout of a client that did not leave excuses nothing",
+			with(aliceAndBob[:4], loggedOut(1, "bob"), aliceAndBob[4], aliceAndBob[5]),
+			nil, both, []Property{Delivery}},
+		{"a name freed by its client's leaving is given again",
+			with(aliceAndBob[:4], left(1), settled, sent(2, "bob"), loggedIn(2, "bob"), settled),
+			nil, map[int]bool{0: true, 1: true, 2: true}, nil},
+		{"a name not freed when its client left",
+			with(aliceAndBob[:4], left(1), settled, sent(2, "bob"), settled),
+			nil, map[int]bool{0: true, 1: true, 2: true}, []Property{Login}},
+		{"a taken name may be refused",
+			with(aliceAndBob[:4], sent(2, "bob"), settled),
+			nil, map[int]bool{0: true, 1: true, 2: true}, nil},
+		{"two asking for a name at once: either may get it",
+			[]Event{sent(0, "alice"), sent(1, "alice"), loggedIn(1, "alice"), settled}, nil, both, nil},
+		{"an impostor's message accepted",
+			with(aliceAndBob[:4], sent(2, "alice"), sent(2, "bob: m1"), accepted(2, "alice", "m1", "bob")),
+			map[int][]string{1: {"from alice: m1"}}, map[int]bool{0: true, 1: true, 2: true},
+			[]Property{Impostor}},
 		{"a bad line is not accepted, and is not owed",
 			with(aliceAndBob[:4], sent(0, "no colon"), aliceAndBob[4], aliceAndBob[5]),
 			map[int][]string{1: {"from alice: m1"}}, both, nil},
@@ -105,12 +138,28 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// readMessage is how a server reads line: with protocol's scanner, then its
+// parser.
+func readMessage(line string) (protocol.Message, error) {
+	sc := protocol.NewScanner(strings.NewReader(line + "\n"))
+	if !sc.Scan() {
+		return protocol.Message{}, sc.Err()
+	}
+	return protocol.ParseMessage(sc.Text())
+}
+
 // TestModelReadsTheWireLikeProtocol pins the model's parsing to package
 // protocol's, on lines made of the characters that matter.
 func TestModelReadsTheWireLikeProtocol(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		line := rapid.StringOfN(rapid.SampledFrom([]rune("ab ,:\r\t")), 0, 12, -1).Draw(t, "line")
-		want, err := protocol.ParseMessage(line)
+		if rapid.IntRange(0, 9).Draw(t, "bad byte") == 9 {
+			line += "\xff"
+		}
+		if rapid.IntRange(0, 9).Draw(t, "long") == 9 { // about the limit, where the scanner stops
+			line += strings.Repeat("x", protocol.MaxLineBytes-len(line)+rapid.IntRange(-2, 2).Draw(t, "over"))
+		}
+		want, err := readMessage(line)
 		got, ok := parseMessage(line)
 		if ok != (err == nil) {
 			t.Fatalf("%q: model ok=%v, protocol err=%v", line, ok, err)

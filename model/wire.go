@@ -3,6 +3,7 @@ package model
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // The model's own reading of the wire format. It is deliberately short and
@@ -16,11 +17,15 @@ type parsed struct {
 
 func parseLogin(line string) string { return strings.TrimSpace(line) }
 
+// maxLine is the longest line a server reads; longer ones end its reading.
+const maxLine = 64<<10 + 1 // 64 KiB, and room for a "\r"
+
 // parseMessage reads "a, b: text": recipients before the first colon, trimmed,
-// without empty names or repeats; the text after it, trimmed.
+// without empty names or repeats; the text after it, trimmed. A line that is
+// not UTF-8, or is too long, is not a message.
 func parseMessage(line string) (parsed, bool) {
 	dest, text, found := strings.Cut(line, ":")
-	if !found {
+	if !found || len(line) > maxLine || !utf8.ValidString(line) {
 		return parsed{}, false
 	}
 	var to []string

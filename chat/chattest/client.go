@@ -129,11 +129,11 @@ func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
 
-// CloseWrite half-closes a TCP client: the server reads EOF, and the client
+// CloseWrite half-closes a TCP or HalfPipe client: the server reads EOF, and the client
 // can still read.
 func (c *Client) CloseWrite() {
 	c.t.Helper()
-	if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
+	if err := c.conn.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		c.t.Fatalf("close write: %v", err)
 	}
 }

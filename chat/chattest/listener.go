@@ -40,9 +40,9 @@ func serve(t testing.TB, srv Server, l net.Listener) {
 	})
 }
 
-// PipeListener is an in-memory net.Listener whose connections are net.Pipe
-// pairs. A goroutine blocked on one is durably blocked, so servers on it can
-// be tested inside a testing/synctest bubble.
+// PipeListener is an in-memory net.Listener whose connections are made of
+// net.Pipe pairs. A goroutine blocked on one is durably blocked, so servers on
+// it can be tested inside a testing/synctest bubble.
 type PipeListener struct {
 	conns     chan net.Conn // Dial -> Accept; never closed
 	closed    chan struct{} // closed by Close, once
@@ -64,7 +64,7 @@ func (l *PipeListener) Dial() (net.Conn, error) {
 // DialPair is Dial, and also returns the server's end: the conn that Accept
 // returned.
 func (l *PipeListener) DialPair() (client, server net.Conn, err error) {
-	client, server = net.Pipe()
+	client, server = HalfPipe()
 	select {
 	case l.conns <- server:
 		return client, server, nil
@@ -74,6 +74,42 @@ func (l *PipeListener) DialPair() (client, server net.Conn, err error) {
 		return nil, nil, net.ErrClosed
 	}
 }
+
+// HalfPipe returns the two ends of an in-memory connection. Unlike net.Pipe's,
+// each end can be half-closed with CloseWrite, as a *net.TCPConn can: the
+// other end reads io.EOF and can still write. It is two net.Pipes, one for
+// each direction.
+func HalfPipe() (client, server net.Conn) {
+	upClient, upServer := net.Pipe()     // client -> server
+	downServer, downClient := net.Pipe() // server -> client
+	return &pipeEnd{in: downClient, out: upClient}, &pipeEnd{in: upServer, out: downServer}
+}
+
+// pipeEnd reads from one net.Pipe and writes to another.
+type pipeEnd struct {
+	in  net.Conn // its Read end
+	out net.Conn // its Write end
+}
+
+func (p *pipeEnd) Read(b []byte) (int, error)  { return p.in.Read(b) }
+func (p *pipeEnd) Write(b []byte) (int, error) { return p.out.Write(b) }
+
+// CloseWrite closes the sending direction: the other end reads io.EOF.
+func (p *pipeEnd) CloseWrite() error { return p.out.Close() }
+
+func (p *pipeEnd) Close() error {
+	p.out.Close()
+	return p.in.Close()
+}
+
+func (p *pipeEnd) SetDeadline(t time.Time) error {
+	p.out.SetWriteDeadline(t)
+	return p.in.SetReadDeadline(t)
+}
+func (p *pipeEnd) SetReadDeadline(t time.Time) error  { return p.in.SetReadDeadline(t) }
+func (p *pipeEnd) SetWriteDeadline(t time.Time) error { return p.out.SetWriteDeadline(t) }
+func (p *pipeEnd) LocalAddr() net.Addr                { return pipeAddr{} }
+func (p *pipeEnd) RemoteAddr() net.Addr               { return pipeAddr{} }
 
 // Accept waits for a Dial.
 func (l *PipeListener) Accept() (net.Conn, error) {

@@ -28,6 +28,12 @@ type Hooks struct {
 	// recipient that is logged in when it is routed.
 	Accepted func(conn net.Conn, from string, msg protocol.Message)
 
+	// LoggedOut is called after the server has stopped routing messages for
+	// name to conn, because its client left. Messages already routed to conn
+	// are still written to it. Chapters before disconnect never call it: a
+	// name stays taken until shutdown.
+	LoggedOut func(conn net.Conn, name string)
+
 	// ShutdownBegan is called by Shutdown before it does anything else.
 	ShutdownBegan func()
 }
@@ -43,6 +49,13 @@ func (h *Hooks) ReportLoggedIn(conn net.Conn, name string) {
 func (h *Hooks) ReportAccepted(conn net.Conn, from string, msg protocol.Message) {
 	if h != nil && h.Accepted != nil {
 		h.Accepted(conn, from, msg)
+	}
+}
+
+// ReportLoggedOut calls h.LoggedOut if it is set.
+func (h *Hooks) ReportLoggedOut(conn net.Conn, name string) {
+	if h != nil && h.LoggedOut != nil {
+		h.LoggedOut(conn, name)
 	}
 }
 
