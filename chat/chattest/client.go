@@ -125,6 +125,20 @@ func (c *Client) ExpectClosed() {
 	}
 }
 
+// ExpectRefused is ExpectClosed, but for one line that starts with
+// "error: ", which the server may send first: the chapters from disconnect
+// on say why they refuse a client.
+func (c *Client) ExpectRefused() {
+	c.t.Helper()
+	line, err := c.ReadLine()
+	if err == nil && !strings.HasPrefix(line, "error: ") {
+		c.t.Fatalf("got %q, want an error line or the connection closed", line)
+	}
+	if err == nil {
+		c.ExpectClosed()
+	}
+}
+
 func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }

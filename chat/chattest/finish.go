@@ -49,18 +49,18 @@ func (r *run) finish() []model.Violation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	received, reading := map[int][]string{}, map[int]bool{}
-	for _, c := range r.clients {
-		if c != nil && c.conn != nil {
-			received[c.slot] = c.received
-			reading[c.slot] = !c.left && !c.forGood
+	for _, c := range r.all {
+		if c.conn != nil {
+			received[c.id] = c.received
+			reading[c.id] = !c.left && !c.forGood
 		}
 	}
 	return append(violations, model.Check(r.history, received, reading)...)
 }
 
 func (r *run) readAgain(forGoodToo bool) {
-	for _, c := range r.clients {
-		if c != nil && !c.left && (forGoodToo || !c.forGood) {
+	for _, c := range r.all {
+		if !c.left && (forGoodToo || !c.forGood) {
 			r.setReading(c, true)
 		}
 	}
@@ -96,8 +96,8 @@ func (r *run) drainClients() (open []string) {
 	for {
 		open = nil
 		r.mu.Lock()
-		for _, c := range r.clients {
-			if c != nil && !c.left && !c.ended && r.seen[c.key] {
+		for _, c := range r.all {
+			if !c.left && !c.ended && r.seen[c.key] {
 				open = append(open, r.who(c))
 			}
 		}
@@ -153,19 +153,17 @@ func (r *run) cleanup() {
 	for _, conn := range r.conns {
 		conn.Close()
 	}
-	clients := r.clients
+	clients := r.all
 	r.mu.Unlock()
 	for _, c := range clients {
-		if c != nil && c.conn != nil {
+		if c.conn != nil {
 			c.conn.Close()
 			r.setReading(c, true)
-			close(c.outbox) // its only sender is the harness, done sending
+			r.closeOutbox(c)
 		}
 	}
 	for _, c := range clients {
-		if c != nil {
-			c.done.Wait()
-		}
+		c.done.Wait()
 	}
 	if r.cancel != nil {
 		r.cancel()

@@ -32,8 +32,8 @@ const (
 // while the same property stays broken. Each is worse than those after it,
 // and can cause them.
 var priority = []model.Property{
-	Termination, Leak, model.Acceptance, model.Delivery, model.Spurious,
-	model.Duplicate, model.Order,
+	Termination, Leak, model.Acceptance, model.Impostor, model.Login, model.Delivery,
+	model.Spurious, model.Duplicate, model.Order,
 }
 
 // run is one schedule running against one server.
@@ -48,11 +48,12 @@ type run struct {
 
 	mu       sync.Mutex // guards the fields below and each client's shared fields
 	history  []model.Event
-	slots    map[any]int  // the server's end of a connection -> client slot
-	seen     map[any]bool // the connections the server accepted
-	closed   map[any]bool // the connections the server closed
-	clients  [clientSlots]*client
-	conns    []net.Conn // the server's ends, to close at cleanup
+	ids      map[any]int          // the server's end of a connection -> its client's id
+	seen     map[any]bool         // the connections the server accepted
+	closed   map[any]bool         // the connections the server closed
+	clients  [clientSlots]*client // the client in each slot now
+	all      []*client            // every client, by id
+	conns    []net.Conn           // the server's ends, to close at cleanup
 	story    []string
 	texts    int
 	hold     holdState
@@ -62,38 +63,45 @@ type run struct {
 	goers    sync.WaitGroup // the harness's own goroutines that call the server
 }
 
-// holdState is the HoldsReader step: the server's reader of client slot is
+// holdState is the HoldsReader step: the server's reader of client id is
 // held inside its Accepted hook, with the line, until release is closed.
 type holdState struct {
-	slot    int
+	id      int
 	armed   bool          // the next line accepted from slot is held
 	held    bool          // a line is held now
 	release chan struct{} // closed to let it go
 }
 
-// client is the harness's side of one connection.
+// client is the harness's side of one connection. A slot holds one client
+// at a time; once its client has left, a new one may take the slot.
 type client struct {
-	slot      int
-	conn      net.Conn
-	key       any         // its key in run.slots
-	outbox    chan string // lines for writeLoop; closed at cleanup
-	loginSent bool
-	name      string // what it logged in as
-	left      bool   // it disconnected, or could not connect
-	paused    bool
-	forGood   bool          // paused, and never resumed
-	gate      chan struct{} // closed while the client reads
-	received  []string      // complete lines read
-	ended     bool          // readLoop has returned
-	done      sync.WaitGroup
+	id           int // its connection's number in the model's history
+	slot         int
+	conn         net.Conn
+	key          any         // its key in run.ids
+	outbox       chan string // lines for writeLoop; closed by closeOutbox
+	outboxClosed bool
+	loginSent    bool
+	name         string // what it logged in as
+	messages     int    // the message lines it sent that the server must accept
+	left         bool   // it disconnected, or could not connect
+	quiet        bool   // it ended its input (Leaves, or a line too long), and reads on
+	paused       bool
+	forGood      bool          // paused, and never resumed
+	gate         chan struct{} // closed while the client reads
+	received     []string      // complete lines read, but error lines
+	errors       []string      // the error lines read
+	ended        bool          // readLoop has returned
+	done         sync.WaitGroup
 }
 
 func newRun(opts Options, newServer NewServer) *run {
-	r := &run{opts: opts, slots: map[any]int{}, seen: map[any]bool{}, closed: map[any]bool{},
+	r := &run{opts: opts, ids: map[any]int{}, seen: map[any]bool{}, closed: map[any]bool{},
 		changed: make(chan struct{}, 1)}
 	r.before = goleak.IgnoreCurrent()
 	r.srv = newServer(&chattrace.Hooks{
 		LoggedIn:      r.loggedIn,
+		LoggedOut:     r.loggedOut,
 		Accepted:      r.accepted,
 		ShutdownBegan: func() { r.record(model.Event{Kind: model.ShutdownBegan}) },
 	})
@@ -138,9 +146,9 @@ func (r *run) signal() {
 	}
 }
 
-// slotOf returns the client slot of conn, the server's end of a connection,
+// idOf returns the client id of conn, the server's end of a connection,
 // unwrapping it (as crypto/tls.Conn.NetConn does) if a server wrapped it.
-func (r *run) slotOf(conn net.Conn) int {
+func (r *run) idOf(conn net.Conn) int {
 	for {
 		w, ok := conn.(interface{ NetConn() net.Conn })
 		if !ok {
@@ -151,25 +159,29 @@ func (r *run) slotOf(conn net.Conn) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if sc, ok := conn.(*serverConn); ok {
-		if slot, ok := r.slots[sc.key]; ok {
-			return slot
+		if id, ok := r.ids[sc.key]; ok {
+			return id
 		}
 	}
 	return -1 // not a connection of this run: the model reports what it gets
 }
 
 func (r *run) loggedIn(conn net.Conn, name string) {
-	r.record(model.Event{Kind: model.LoggedIn, Conn: r.slotOf(conn), Name: name})
+	r.record(model.Event{Kind: model.LoggedIn, Conn: r.idOf(conn), Name: name})
+}
+
+func (r *run) loggedOut(conn net.Conn, name string) {
+	r.record(model.Event{Kind: model.LoggedOut, Conn: r.idOf(conn), Name: name})
 }
 
 // accepted records the message, then holds the reader if a HoldsReader step
 // asked for it. Holding a goroutine here is a schedule the server must
 // survive anyway: a reader can be descheduled at this very point.
 func (r *run) accepted(conn net.Conn, from string, msg protocol.Message) {
-	slot := r.slotOf(conn)
-	r.record(model.Event{Kind: model.Accepted, Conn: slot, Name: from, To: msg.To, Text: msg.Text})
+	id := r.idOf(conn)
+	r.record(model.Event{Kind: model.Accepted, Conn: id, Name: from, To: msg.To, Text: msg.Text})
 	r.mu.Lock()
-	hold := r.hold.armed && r.hold.slot == slot
+	hold := r.hold.armed && r.hold.id == id
 	if hold {
 		r.hold.armed, r.hold.held = false, true
 	}
@@ -247,16 +259,18 @@ func (r *run) connect(slot int) {
 	c := &client{slot: slot, outbox: make(chan string, 4096), gate: make(chan struct{})}
 	close(c.gate) // reading
 	r.mu.Lock()
+	c.id = len(r.all)
+	r.all = append(r.all, c)
 	r.clients[slot] = c
 	if err != nil {
 		c.left = true
-		r.story = append(r.story, fmt.Sprintf("c%d cannot connect", slot))
+		r.story = append(r.story, fmt.Sprintf("c%d cannot connect", c.id))
 		r.mu.Unlock()
 		return
 	}
 	c.conn, c.key = conn, key
-	r.slots[key] = slot
-	r.story = append(r.story, fmt.Sprintf("c%d connects", slot))
+	r.ids[key] = c.id
+	r.story = append(r.story, fmt.Sprintf("c%d connects", c.id))
 	r.mu.Unlock()
 	c.done.Go(func() { r.readLoop(c) }) // ends when the connection does; cleanup waits
 	c.done.Go(func() { writeLoop(c) })  // ends when cleanup closes the outbox; cleanup waits
@@ -280,8 +294,12 @@ func (r *run) readLoop(c *client) {
 			continue // paused in the middle of a read
 		}
 		r.mu.Lock()
+		if line, ok := strings.CutSuffix(line, "\n"); ok && strings.HasPrefix(line, "error: ") {
+			c.errors = append(c.errors, line)
+		} else if ok {
+			c.received = append(c.received, line)
+		}
 		if err == nil {
-			c.received = append(c.received, strings.TrimSuffix(line, "\n"))
 			line = ""
 		} else {
 			c.ended = true
@@ -295,7 +313,8 @@ func (r *run) readLoop(c *client) {
 }
 
 // writeLoop writes what the client sends. After a write error it keeps
-// taking lines, so that sending never blocks the harness.
+// taking lines, so that sending never blocks the harness. When the outbox is
+// closed, the client leaves: it half-closes its connection.
 func writeLoop(c *client) {
 	var err error
 	for line := range c.outbox {
@@ -303,13 +322,24 @@ func writeLoop(c *client) {
 			_, err = io.WriteString(c.conn, line+"\n")
 		}
 	}
+	if err == nil {
+		c.conn.(interface{ CloseWrite() error }).CloseWrite()
+	}
 }
 
-func (r *run) send(c *client, line string) {
+// send sends lines, in one write.
+func (r *run) send(c *client, lines ...string) {
 	r.mu.Lock()
-	r.history = append(r.history, model.Event{Kind: model.Sent, Conn: c.slot, Line: line})
+	for _, line := range lines {
+		r.history = append(r.history, model.Event{Kind: model.Sent, Conn: c.id, Line: line})
+		if !c.loginSent {
+			c.loginSent = true
+		} else if _, err := protocol.ParseMessage(line); err == nil && !isTooLong(line) {
+			c.messages++
+		}
+	}
 	r.mu.Unlock()
-	c.outbox <- line
+	c.outbox <- strings.Join(lines, "\n")
 }
 
 func (r *run) nextText() string {
@@ -338,9 +368,9 @@ func (r *run) setReading(c *client, reading bool) {
 
 func (r *run) who(c *client) string {
 	if c.name != "" {
-		return fmt.Sprintf("%s (c%d)", c.name, c.slot)
+		return fmt.Sprintf("%s (c%d)", c.name, c.id)
 	}
-	return fmt.Sprintf("c%d", c.slot)
+	return fmt.Sprintf("c%d", c.id)
 }
 
 // do runs one step. Its Client picks, among the clients for which the step
@@ -355,9 +385,14 @@ func (r *run) do(s Step) {
 	case c == nil && s.Kind != CtrlC:
 		return
 	case s.Kind == LogsIn:
-		c.loginSent, c.name = true, s.Name
 		r.send(c, s.Name)
-		r.say("c%d logs in as %s", c.slot, s.Name)
+		c.name = s.Name
+		r.say("c%d logs in as %s", c.id, s.Name)
+	case s.Kind == LogsInAndSends:
+		text := r.nextText()
+		r.send(c, s.Name, spell(s, text))
+		c.name = s.Name
+		r.say("c%d logs in as %s and, in the same write, -> %s: %s", c.id, s.Name, strings.Join(s.To, ","), text)
 	case s.Kind == Sends:
 		text := r.nextText()
 		r.send(c, spell(s, text))
@@ -383,12 +418,17 @@ func (r *run) do(s Step) {
 		r.say("%s stops reading for good", r.who(c))
 	case s.Kind == Disconnects:
 		c.left = true
+		r.record(model.Event{Kind: model.Disconnected, Conn: c.id})
 		c.conn.Close()
-		r.record(model.Event{Kind: model.Disconnected, Conn: c.slot})
 		r.say("%s disconnects", r.who(c))
+	case s.Kind == Leaves:
+		r.leave(c)
+		r.say("%s leaves: it closes its sending side, and reads on", r.who(c))
+	case s.Kind == SendsBad:
+		r.sendBad(c, badLines[s.Style])
 	case s.Kind == HoldsReader:
 		r.mu.Lock()
-		r.hold = holdState{slot: c.slot, armed: true, release: make(chan struct{})}
+		r.hold = holdState{id: c.id, armed: true, release: make(chan struct{})}
 		r.mu.Unlock()
 		r.say("the server's reader of %s will be held with its next line until Ctrl-C", r.who(c))
 	case s.Kind == CtrlC && r.shutdown == nil:
@@ -424,10 +464,12 @@ func (r *run) pick(s Step) *client {
 
 func (r *run) fits(kind StepKind, c *client) bool {
 	switch kind {
-	case LogsIn:
-		return !c.loginSent
-	case Sends, SendsBurst:
-		return c.loginSent
+	case LogsIn, LogsInAndSends:
+		return !c.loginSent && !c.quiet
+	case Sends, SendsBurst, SendsBad:
+		return c.loginSent && !c.quiet
+	case Leaves:
+		return !c.quiet
 	case StopsReading:
 		return !c.paused
 	case ResumesReading:
@@ -437,18 +479,56 @@ func (r *run) fits(kind StepKind, c *client) bool {
 	case Disconnects:
 		return true
 	case HoldsReader: // one hold at a time, before Ctrl-C, in a bubble
-		return c.loginSent && r.opts.Transport == Pipe && r.shutdown == nil && r.hold.release == nil
+		return c.loginSent && !c.quiet && r.opts.Transport == Pipe && r.shutdown == nil && r.hold.release == nil
 	}
 	return false
 }
 
+// freeSlot returns a slot with no client, or whose client has left.
 func (r *run) freeSlot() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for slot, c := range r.clients[:r.opts.Clients] {
-		if c == nil {
+		if c == nil || c.left || c.quiet || c.ended {
 			return slot
 		}
 	}
 	return -1
+}
+
+// leave half-closes c's connection: the server reads the end of its input,
+// and c reads on.
+func (r *run) leave(c *client) {
+	r.mu.Lock()
+	c.quiet = true
+	r.mu.Unlock()
+	r.record(model.Event{Kind: model.Left, Conn: c.id})
+	r.closeOutbox(c) // writeLoop half-closes the connection once it has written the rest
+}
+
+// closeOutbox ends c's writeLoop, once: when c leaves, or at cleanup.
+func (r *run) closeOutbox(c *client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !c.outboxClosed {
+		c.outboxClosed = true
+		close(c.outbox) // its only sender is the harness, done sending
+	}
+}
+
+// sendBad sends a line that is not a message. A line too long ends the
+// server's reading of the connection: the client is quiet from then on.
+func (r *run) sendBad(c *client, line string) {
+	r.send(c, line)
+	if isTooLong(line) {
+		r.mu.Lock()
+		c.quiet = true
+		r.mu.Unlock()
+		r.record(model.Event{Kind: model.Left, Conn: c.id})
+		r.say("%s sends a line of %d bytes", r.who(c), len(line))
+		return
+	}
+	r.say("%s sends a bad line: %q", r.who(c), line)
 }
 
 // settle waits until the server has nothing left to do with what it was
@@ -479,29 +559,28 @@ func (r *run) settle() {
 const settleGuard = 2 * time.Second
 
 // settledTCP reports whether every client's connection was accepted, its
-// login answered and every message it sent accepted, as far as the hooks
-// tell.
+// login answered and every message it sent accepted, and (if the server
+// frees names) every client that left logged out, as far as the hooks tell.
 func (r *run) settledTCP() bool {
 	if r.shutdown != nil {
 		return true // the server may never accept another line
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	loggedIn := map[int]bool{}
+	loggedIn, loggedOut := map[int]bool{}, map[int]bool{}
 	accepted := map[int]int{}
-	sent := map[int]int{}
 	for _, ev := range r.history {
 		switch ev.Kind {
 		case model.LoggedIn:
 			loggedIn[ev.Conn] = true
+		case model.LoggedOut:
+			loggedOut[ev.Conn] = true
 		case model.Accepted:
 			accepted[ev.Conn]++
-		case model.Sent:
-			sent[ev.Conn]++
 		}
 	}
-	for _, c := range r.clients {
-		if c == nil || c.left || c.ended || r.closed[c.key] {
+	for _, c := range r.all {
+		if c.left || c.ended || r.closed[c.key] {
 			continue
 		}
 		if !r.seen[c.key] {
@@ -510,8 +589,11 @@ func (r *run) settledTCP() bool {
 		if !c.loginSent {
 			continue
 		}
-		if !loggedIn[c.slot] || accepted[c.slot] != sent[c.slot]-1 { // -1: the login line
+		if !loggedIn[c.id] || accepted[c.id] != c.messages {
 			return false
+		}
+		if c.quiet && r.opts.FreesNames && !loggedOut[c.id] {
+			return false // its name is not free yet
 		}
 	}
 	return true

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"pgregory.net/rapid"
+
+	"achat/chat/protocol"
 )
 
 // A schedule is what clients, and the operator, do to a server, one step at a
@@ -26,12 +28,16 @@ const (
 	Disconnects                    // it closes its connection
 	HoldsReader                    // the server's reader is held with the client's next line until Ctrl-C
 	CtrlC                          // shutdown begins
+	Leaves                         // it closes its sending side, and reads on
+	SendsBad                       // it sends a line that is not a message
+	LogsInAndSends                 // it sends its login line and a message in one write
 )
 
 var stepNames = [...]string{
 	Connects: "connects", LogsIn: "logs-in", Sends: "sends", SendsBurst: "sends-burst",
 	StopsReading: "stops-reading", ResumesReading: "resumes-reading", NeverReads: "never-reads",
 	Disconnects: "disconnects", HoldsReader: "holds-reader", CtrlC: "ctrl-c",
+	Leaves: "leaves", SendsBad: "sends-bad", LogsInAndSends: "logs-in-and-sends",
 }
 
 func (k StepKind) String() string { return stepNames[k] }
@@ -41,16 +47,17 @@ func (k StepKind) String() string { return stepNames[k] }
 // and shrinks towards its start, so connecting and sending stand there.
 var AllSteps = []StepKind{
 	Connects, LogsIn, Sends, SendsBurst, StopsReading, ResumesReading, CtrlC,
-	NeverReads, Disconnects, HoldsReader, LogsIn, Connects, Sends, Sends,
+	NeverReads, Disconnects, HoldsReader, Leaves, SendsBad, LogsInAndSends, LogsIn, Connects,
+	Sends, Sends,
 }
 
 // Step is one step of a schedule.
 type Step struct {
 	Kind   StepKind
 	Client int      // which client: see run.pick
-	Name   string   // LogsIn
-	To     []string // Sends, SendsBurst: the recipients as written, repeats and unknowns included
-	Style  int      // Sends, SendsBurst: how the line is spelled (see spell)
+	Name   string   // LogsIn, LogsInAndSends
+	To     []string // Sends, SendsBurst, LogsInAndSends: the recipients as written, repeats and unknowns included
+	Style  int      // Sends, SendsBurst: how the line is spelled (see spell); SendsBad: which bad line
 	Count  int      // SendsBurst
 	// Rush: the next step follows at once. Otherwise the harness lets the
 	// server settle after the step, so that the schedule, not the Go
@@ -97,15 +104,18 @@ func stepGen(kinds []StepKind, clients int, rush bool) *rapid.Generator[Step] {
 		if rush {
 			s.Rush = rapid.IntRange(0, 3).Draw(t, "rush") == 3 // shrinks to false
 		}
-		switch s.Kind {
-		case LogsIn:
+		if s.Kind == LogsIn || s.Kind == LogsInAndSends {
 			s.Name = rapid.SampledFrom(loginNames).Draw(t, "name")
-		case Sends, SendsBurst:
+		}
+		switch s.Kind {
+		case Sends, SendsBurst, LogsInAndSends:
 			s.To = rapid.SliceOfN(rapid.SampledFrom(recipientNames), 1, 4).Draw(t, "to")
 			s.Style = rapid.IntRange(0, len(styles)-1).Draw(t, "style")
 			if s.Kind == SendsBurst {
 				s.Count = rapid.IntRange(2, 20).Draw(t, "count")
 			}
+		case SendsBad:
+			s.Style = rapid.IntRange(0, len(badLines)-1).Draw(t, "bad line")
 		}
 		return s
 	})
@@ -121,18 +131,34 @@ var styles = []func(to []string, text string) string{
 
 func spell(s Step, text string) string { return styles[s.Style](s.To, text) }
 
+// badLines are lines that are not messages; the last one is too long to be
+// read, and ends the server's reading of its connection.
+var badLines = []string{
+	"no colon here",
+	" , : no recipient",
+	"bob: not UTF-8 \xff",
+	strings.Repeat("x", protocol.MaxLineBytes+100) + ": far too long",
+}
+
+func isTooLong(line string) bool { return len(line) > protocol.MaxLineBytes+1 }
+
 // GoString prints a step compactly where rapid prints the drawn schedule.
 func (s Step) GoString() string {
 	out := fmt.Sprintf("#%d %v", s.Client, s.Kind)
 	switch s.Kind {
 	case LogsIn:
 		out += " " + s.Name
-	case Sends, SendsBurst:
+	case Sends, SendsBurst, LogsInAndSends:
+		if s.Kind == LogsInAndSends {
+			out += " " + s.Name
+		}
 		out += fmt.Sprintf(" to %s (style %d", strings.Join(s.To, ","), s.Style)
 		if s.Kind == SendsBurst {
 			out += fmt.Sprintf(", %d messages", s.Count)
 		}
 		out += ")"
+	case SendsBad:
+		out += fmt.Sprintf(" %d", s.Style)
 	}
 	if s.Rush {
 		out += ", rushed"

@@ -1,0 +1,27 @@
+package disconnect
+
+import (
+	"testing"
+
+	"achat/chat/chattest"
+)
+
+// Every property holds, for random schedules of clients that connect, log
+// in (under taken names too), send good and bad lines, read slowly or not
+// at all, leave and come back, disconnect, and Ctrl-C at any point.
+func TestProperties(t *testing.T) {
+	t.Run("pipe", func(t *testing.T) {
+		chattest.CheckProperties(t, newServer, chattest.Options{
+			Transport: chattest.Pipe, Schedules: 1000, FreesNames: true})
+	})
+	// Every step settled: no step races the next, so whatever fails here
+	// fails again when rapid replays it (the mutants test runs this one).
+	t.Run("settled", func(t *testing.T) {
+		chattest.CheckProperties(t, newServer, chattest.Options{
+			Transport: chattest.Pipe, Schedules: 500, FreesNames: true, NoRush: true})
+	})
+	t.Run("tcp", func(t *testing.T) {
+		chattest.CheckProperties(t, newServer, chattest.Options{
+			Transport: chattest.TCP, FreesNames: true})
+	})
+}
