@@ -87,6 +87,7 @@ func (s *Server) login(peers map[string]peer, ev loginEvent) error {
 	s.writers.Add(1)
 	go s.write(ev.conn, ev.name, q) // ends when the broker closes q; drain waits
 	s.hooks.ReportLoggedIn(ev.conn, ev.name)
+	s.log.Info("logged in", "name", ev.name, "conn", ev.id)
 	return nil
 }
 
@@ -132,4 +133,5 @@ func (s *Server) leave(peers map[string]peer, ev leaveEvent) {
 	delete(peers, ev.name)
 	p.queue.Close() // the broker's last push to this queue: the writer may finish
 	s.hooks.ReportLoggedOut(p.conn, ev.name)
+	s.log.Info("left", "name", ev.name, "conn", ev.id)
 }

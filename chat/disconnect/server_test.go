@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"achat/chat/chattest"
 	"achat/chat/chattrace"
+	"achat/chat/protocol"
 )
 
 func newServer(hooks *chattrace.Hooks) chattest.Server {
@@ -199,4 +201,118 @@ func (h onMessage) Handle(_ context.Context, r slog.Record) error {
 		close(h.seen) // logged once per server
 	}
 	return nil
+}
+
+// A client that leaves (here: half-closes, as `nc -N` does at the end of its
+// input) still gets every message routed to it before it left, then the
+// close; its name is free at once.
+func TestALeavingClientGetsWhatWasRoutedToItAndFreesItsName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 500
+		srv := New(Config{})
+		l, served := servePipe(srv)
+		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
+		alice.LoginAs("alice")
+		bob.LoginAs("bob")
+		for i := range n {
+			alice.Send(fmt.Sprintf("alice, bob: %d", i))
+		}
+		for i := range n { // alice's copies prove that all n have been routed to bob
+			alice.Expect(fmt.Sprintf("from alice: %d", i))
+		}
+		bob.CloseWrite()
+		synctest.Wait() // bob's reader has ended, and the broker has freed "bob"
+
+		again := chattest.DialPipe(t, l)
+		again.LoginAs("bob")
+		alice.Send("bob: to the new bob")
+		again.Expect("from alice: to the new bob")
+
+		for i := range n {
+			bob.Expect(fmt.Sprintf("from alice: %d", i))
+		}
+		bob.ExpectClosed() // and nothing sent after he left
+
+		require.NoError(t, srv.Shutdown(context.Background()))
+		require.ErrorIs(t, <-served, ErrServerClosed)
+	})
+}
+
+// What a user typing into nc sees: every mistake gets an error line that says
+// what was expected, and the good lines around it still go through.
+func TestMistakesGetAnErrorLine(t *testing.T) {
+	addr := chattest.Start(t, New(Config{}))
+	alice, bob := chattest.Login(t, addr, "alice"), chattest.Login(t, addr, "bob")
+
+	t.Run("a taken name", func(t *testing.T) {
+		second := chattest.Dial(t, addr)
+		second.Send("alice")
+		second.Send("bob: a line the impostor sent at once")
+		second.Expect(`error: name "alice" is taken`)
+		second.ExpectClosed()
+	})
+	t.Run("a bad name", func(t *testing.T) {
+		for line, want := range map[string]string{
+			"al,ice":                 `error: name contains ",", ":" or a control character`,
+			"  ":                     "error: name is empty",
+			strings.Repeat("a", 33): "error: name is longer than 32 bytes",
+			"al\xffice":              "error: line is not valid UTF-8",
+		} {
+			c := chattest.Dial(t, addr)
+			c.Send(line)
+			c.Expect(want)
+			c.ExpectClosed()
+		}
+	})
+	t.Run("bad lines between good ones", func(t *testing.T) {
+		alice.Send("bob: one")
+		alice.Send("bob one")
+		alice.Send(": nobody")
+		alice.Send("bob: \xff")
+		alice.Send("bob, zed, yan: two")
+		alice.Send("bob: three")
+		alice.Expect(`error: no colon after the recipients; expected "name1, name2: text"`)
+		alice.Expect(`error: no recipient before the colon; expected "name1, name2: text"`)
+		alice.Expect(`error: line is not valid UTF-8; expected "name1, name2: text"`)
+		alice.Expect("error: not logged in: zed, yan")
+		bob.Expect("from alice: one")
+		bob.Expect("from alice: two")
+		bob.Expect("from alice: three")
+	})
+}
+
+// A client that sends an endless line gets an error line and is
+// disconnected; the server holds no more than one line's worth of it.
+func TestALineTooLongIsRefusedWithBoundedMemory(t *testing.T) {
+	const total = 100 << 20 // 100 MB, and no newline
+	srv := New(Config{})
+	addr := chattest.Start(t, srv)
+	bob := chattest.Login(t, addr, "bob")
+	flood := chattest.Login(t, addr, "flood")
+
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var sender sync.WaitGroup
+	sender.Go(func() { // ends at the 100 MB, or when the server closes the connection
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for sent := 0; sent < total; sent += len(chunk) {
+			if _, err := flood.Conn().Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	flood.Expect("error: line too long: the limit is 65536 bytes")
+	flood.ExpectClosed()
+	sender.Wait()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated while the line was sent: %d KiB", allocated>>10)
+	assert.Less(t, allocated, uint64(4*protocol.MaxLineBytes+1<<20), "a line too long must not be buffered")
+
+	// The name is free again, and the others never noticed.
+	again := chattest.Login(t, addr, "flood")
+	again.Send("bob: back")
+	bob.Expect("from flood: back")
 }

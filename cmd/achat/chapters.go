@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"achat/chat/broker"
+	"achat/chat/disconnect"
 	"achat/chat/naive"
 	"achat/chat/notify"
 	"achat/chat/shutdown"
@@ -42,9 +43,13 @@ var chapters = []chapter{
 	{"shutdown", "clean shutdown: Ctrl-C delivers every accepted message, then exits",
 		func(l *slog.Logger) server { return shutdown.New(shutdown.Config{Logger: l}) },
 		shutdown.ErrServerClosed},
+	{"disconnect", "leaving frees the name at once; every mistake gets an error line",
+		func(l *slog.Logger) server { return disconnect.New(disconnect.Config{Logger: l}) },
+		disconnect.ErrServerClosed},
 }
 
-const defaultChapter = "shutdown"
+// defaultChapter is the newest chapter: the best server so far.
+const defaultChapter = "disconnect"
 
 func findChapter(name string) (chapter, error) {
 	var names []string

@@ -1,6 +1,6 @@
 // Command achat runs the chat server of any chapter of the tutorial.
 //
-//	achat serve [-chapter shutdown] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
+//	achat serve [-chapter disconnect] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
 //

@@ -82,12 +82,14 @@ func sendAll(c *chattest.Client, n int) {
 }
 
 func TestSIGINTDrain(t *testing.T) {
-	t.Run("shutdown delivers every routed message, then exits 0", func(t *testing.T) {
-		f := runDrain(t, "shutdown")
-		if f.delivered != inFlight || !f.exitOK {
-			t.Fatalf("delivered %d of %d, exit status 0: %v", f.delivered, inFlight, f.exitOK)
-		}
-	})
+	for _, chapter := range []string{"shutdown", "disconnect"} {
+		t.Run(chapter+" delivers every routed message, then exits 0", func(t *testing.T) {
+			f := runDrain(t, chapter)
+			if f.delivered != inFlight || !f.exitOK {
+				t.Fatalf("delivered %d of %d, exit status 0: %v", f.delivered, inFlight, f.exitOK)
+			}
+		})
+	}
 	for _, chapter := range []string{"broker", "notify"} {
 		t.Run(chapter+" loses routed messages", func(t *testing.T) {
 			f := runDrain(t, chapter)
@@ -99,16 +101,18 @@ func TestSIGINTDrain(t *testing.T) {
 }
 
 func TestSIGINTWithAClientThatNeverLogsIn(t *testing.T) {
-	t.Run("shutdown exits 0", func(t *testing.T) {
-		p := startServe(t, "-chapter", "shutdown")
-		silent := chattest.Dial(t, p.addr)
-		chattest.Login(t, p.addr, "alice") // accepted after silent: silent's reader runs
-		p.interrupt()
-		if !p.waitExit(time.Minute) || p.err != nil {
-			t.Fatalf("achat did not exit 0 after SIGINT: %v\n%s", p.err, p.Log())
-		}
-		silent.ExpectClosed()
-	})
+	for _, chapter := range []string{"shutdown", "disconnect"} {
+		t.Run(chapter+" exits 0", func(t *testing.T) {
+			p := startServe(t, "-chapter", chapter)
+			silent := chattest.Dial(t, p.addr)
+			chattest.Login(t, p.addr, "alice") // accepted after silent: silent's reader runs
+			p.interrupt()
+			if !p.waitExit(time.Minute) || p.err != nil {
+				t.Fatalf("achat did not exit 0 after SIGINT: %v\n%s", p.err, p.Log())
+			}
+			silent.ExpectClosed()
+		})
+	}
 	t.Run("notify hangs until the client leaves", func(t *testing.T) {
 		p := startServe(t, "-chapter", "notify")
 		silent := chattest.Dial(t, p.addr)
