@@ -253,10 +253,10 @@ func TestMistakesGetAnErrorLine(t *testing.T) {
 	})
 	t.Run("a bad name", func(t *testing.T) {
 		for line, want := range map[string]string{
-			"al,ice":                 `error: name contains ",", ":" or a control character`,
-			"  ":                     "error: name is empty",
+			"al,ice":                `error: name contains ",", ":" or a control character`,
+			"  ":                    "error: name is empty",
 			strings.Repeat("a", 33): "error: name is longer than 32 bytes",
-			"al\xffice":              "error: line is not valid UTF-8",
+			"al\xffice":             "error: line is not valid UTF-8",
 		} {
 			c := chattest.Dial(t, addr)
 			c.Send(line)

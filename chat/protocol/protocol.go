@@ -9,6 +9,15 @@
 //
 //	from carol: hello
 //
+// From chapter disconnect on, the server answers a mistake with a line that
+// starts with "error: ", which no delivery does (see ErrorLine):
+//
+//	error: name "alice" is taken                  (then the connection closes)
+//	error: name contains ",", ":" or a control character   (idem)
+//	error: no colon after the recipients; expected "name1, name2: text"
+//	error: not logged in: zed                     (the others still get it)
+//	error: line too long: the limit is 65536 bytes   (then the client is logged out)
+//
 // Names and text are trimmed of surrounding white space, so a trailing "\r"
 // from telnet is ignored. Recipients are de-duplicated and empty names are
 // dropped: "alice,,alice: x" is one message to alice (the async-std tutorial
