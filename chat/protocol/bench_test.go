@@ -59,3 +59,29 @@ func BenchmarkScanLines(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseMessageWorstCase is the most recipients one line can name:
+// distinct three-letter names filling MaxLineBytes. A client can send such
+// lines one after the other, so parsing one must stay cheap.
+func BenchmarkParseMessageWorstCase(b *testing.B) {
+	line := lineWithManyRecipients(MaxLineBytes)
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		sinkMessage, _ = ParseMessage(line)
+	}
+}
+
+// lineWithManyRecipients returns a message line of at most n bytes that names as
+// many distinct recipients as fit.
+func lineWithManyRecipients(n int) string {
+	var sb strings.Builder
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	for i := 0; sb.Len()+5 < n-3; i++ {
+		sb.WriteByte(letters[i/676%26])
+		sb.WriteByte(letters[i/26%26])
+		sb.WriteByte(letters[i%26])
+		sb.WriteByte(',')
+	}
+	sb.WriteString(": x")
+	return sb.String()
+}
