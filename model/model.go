@@ -29,16 +29,20 @@ const (
 	Left
 	// LoggedOut: the server stopped routing messages for Name to Conn.
 	LoggedOut
+	// Evicted: the server stopped routing messages for Name to Conn because
+	// Conn read too slowly; Count lines were waiting for it.
+	Evicted
 )
 
 // Event is one entry of a history.
 type Event struct {
-	Kind Kind
-	Conn int    // Sent, LoggedIn, Accepted, Disconnected
-	Line string // Sent
-	Name string // LoggedIn; Accepted: the sender's name
-	To   []string
-	Text string // Accepted: what the server parsed
+	Kind  Kind
+	Conn  int    // Sent, LoggedIn, Accepted, Disconnected
+	Line  string // Sent
+	Name  string // LoggedIn; Accepted: the sender's name
+	To    []string
+	Text  string // Accepted: what the server parsed
+	Count int    // Evicted
 }
 
 // Property names one of the properties; a Violation's Property is stable
@@ -153,6 +157,11 @@ func (c *checker) replay() {
 			c.depart(ev.Conn, routes, open)
 			c.left[ev.Conn] = c.left[ev.Conn] || ev.Kind == Disconnected
 		case LoggedOut:
+			delete(c.leaving, ev.Conn)
+		case Evicted:
+			// What was routed to it before is still owed: it is queued, and
+			// the client may read it. Nothing routed after is.
+			c.depart(ev.Conn, routes, open)
 			delete(c.leaving, ev.Conn)
 		case ShutdownBegan:
 			shutdown = true

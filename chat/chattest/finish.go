@@ -48,6 +48,7 @@ func (r *run) finish() []model.Violation {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	violations = append(violations, r.checkEvictions()...)
 	received, reading := map[int][]string{}, map[int]bool{}
 	for _, c := range r.all {
 		if c.conn != nil {
@@ -56,6 +57,21 @@ func (r *run) finish() []model.Violation {
 		}
 	}
 	return append(violations, model.Check(r.history, received, reading)...)
+}
+
+// checkEvictions: a client may be evicted as too slow only when more lines
+// than opts.MaxQueued wait for it.
+func (r *run) checkEvictions() []model.Violation {
+	var violations []model.Violation
+	for _, ev := range r.history {
+		if ev.Kind != model.Evicted || r.opts.MaxQueued > 0 && ev.Count > r.opts.MaxQueued {
+			continue // not an eviction, or a fair one
+		}
+		r.story = append(r.story, fmt.Sprintf("c%d was evicted with %d lines waiting", ev.Conn, ev.Count))
+		violations = append(violations, model.Violation{Property: Eviction,
+			Detail: fmt.Sprintf("conn %d: %d lines waiting, the bound is %d", ev.Conn, ev.Count, r.opts.MaxQueued)})
+	}
+	return violations
 }
 
 func (r *run) readAgain(forGoodToo bool) {

@@ -52,6 +52,9 @@ type Options struct {
 	// and reports it with the LoggedOut hook: over TCP the harness waits for
 	// that before the next step.
 	FreesNames bool
+	// MaxQueued is the server's bound on the lines waiting for one client: a
+	// client may be evicted as too slow only past it (0: never).
+	MaxQueued int
 	// Unclaimed are properties the chapter does not claim: their violations
 	// are ignored, but by ExpectCounterexample. A chapter's TestBug tests
 	// show it breaking them.

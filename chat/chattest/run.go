@@ -25,6 +25,7 @@ import (
 const (
 	Termination model.Property = "Termination: Shutdown did not return within the bound"
 	Leak        model.Property = "No leaks: a goroutine or a connection of the server outlived Shutdown"
+	Eviction    model.Property = "Eviction: a client was disconnected as too slow with no more lines waiting than the bound"
 )
 
 // priority orders the properties for a failing schedule: rapid is told the
@@ -32,7 +33,7 @@ const (
 // while the same property stays broken. Each is worse than those after it,
 // and can cause them.
 var priority = []model.Property{
-	Termination, Leak, model.Acceptance, model.Impostor, model.Login, model.Delivery,
+	Termination, Leak, Eviction, model.Acceptance, model.Impostor, model.Login, model.Delivery,
 	model.Spurious, model.Duplicate, model.Order,
 }
 
@@ -102,6 +103,7 @@ func newRun(opts Options, newServer NewServer) *run {
 	r.srv = newServer(&chattrace.Hooks{
 		LoggedIn:      r.loggedIn,
 		LoggedOut:     r.loggedOut,
+		Evicted:       r.evicted,
 		Accepted:      r.accepted,
 		ShutdownBegan: func() { r.record(model.Event{Kind: model.ShutdownBegan}) },
 	})
@@ -172,6 +174,10 @@ func (r *run) loggedIn(conn net.Conn, name string) {
 
 func (r *run) loggedOut(conn net.Conn, name string) {
 	r.record(model.Event{Kind: model.LoggedOut, Conn: r.idOf(conn), Name: name})
+}
+
+func (r *run) evicted(conn net.Conn, name string, waiting int) {
+	r.record(model.Event{Kind: model.Evicted, Conn: r.idOf(conn), Name: name, Count: waiting})
 }
 
 // accepted records the message, then holds the reader if a HoldsReader step
@@ -567,7 +573,7 @@ func (r *run) settledTCP() bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	loggedIn, loggedOut := map[int]bool{}, map[int]bool{}
+	loggedIn, loggedOut, evicted := map[int]bool{}, map[int]bool{}, map[int]bool{}
 	accepted := map[int]int{}
 	for _, ev := range r.history {
 		switch ev.Kind {
@@ -575,6 +581,8 @@ func (r *run) settledTCP() bool {
 			loggedIn[ev.Conn] = true
 		case model.LoggedOut:
 			loggedOut[ev.Conn] = true
+		case model.Evicted:
+			evicted[ev.Conn] = true
 		case model.Accepted:
 			accepted[ev.Conn]++
 		}
@@ -586,7 +594,7 @@ func (r *run) settledTCP() bool {
 		if !r.seen[c.key] {
 			return false // not accepted yet
 		}
-		if !c.loginSent {
+		if !c.loginSent || evicted[c.id] { // an evicted client's reader stops: lines may be left unread
 			continue
 		}
 		if !loggedIn[c.id] || accepted[c.id] != c.messages {

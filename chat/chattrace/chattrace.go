@@ -34,6 +34,12 @@ type Hooks struct {
 	// name stays taken until shutdown.
 	LoggedOut func(conn net.Conn, name string)
 
+	// Evicted is called after the server has stopped routing messages for
+	// name to conn because conn was too slow: waiting lines were queued for
+	// it, unwritten, when the server gave up. What was queued is still
+	// written. Chapters before slow never call it.
+	Evicted func(conn net.Conn, name string, waiting int)
+
 	// ShutdownBegan is called by Shutdown before it does anything else.
 	ShutdownBegan func()
 }
@@ -56,6 +62,13 @@ func (h *Hooks) ReportAccepted(conn net.Conn, from string, msg protocol.Message)
 func (h *Hooks) ReportLoggedOut(conn net.Conn, name string) {
 	if h != nil && h.LoggedOut != nil {
 		h.LoggedOut(conn, name)
+	}
+}
+
+// ReportEvicted calls h.Evicted if it is set.
+func (h *Hooks) ReportEvicted(conn net.Conn, name string, waiting int) {
+	if h != nil && h.Evicted != nil {
+		h.Evicted(conn, name, waiting)
 	}
 }
 

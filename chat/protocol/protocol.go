@@ -18,6 +18,11 @@
 //	error: not logged in: zed                     (the others still get it)
 //	error: line too long: the limit is 65536 bytes   (then the client is logged out)
 //
+// and from chapter slow on, to a client that reads too slowly, after what was
+// queued for it:
+//
+//	error: too slow: too many messages waiting for you; disconnected
+//
 // Names and text are trimmed of surrounding white space, so a trailing "\r"
 // from telnet is ignored. Recipients are de-duplicated and empty names are
 // dropped: "alice,,alice: x" is one message to alice (the async-std tutorial
@@ -59,6 +64,9 @@ var (
 	// ErrLineTooLong is what a server replies before it disconnects a client
 	// whose line is longer than MaxLineBytes.
 	ErrLineTooLong = fmt.Errorf("line too long: the limit is %d bytes", MaxLineBytes)
+	// ErrTooSlow is what a server writes, after what it had queued, to a
+	// client it disconnects because it reads too slowly.
+	ErrTooSlow = errors.New("too slow: too many messages waiting for you; disconnected")
 )
 
 // NameTakenError refuses a login whose name is already logged in.

@@ -1,0 +1,168 @@
+package slow
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"achat/chat/protocol"
+	"achat/chat/queue"
+)
+
+// read is a connection's reader. It reads the login line and waits for the
+// broker's verdict, then reads one message per line and hands them to the
+// broker. It stops at the end of the input, at a line too long, or when
+// shutdown begins, whichever comes first, even while it waits for the login.
+// If its client left, it tells the broker, which frees the name and tells
+// the writer to finish.
+func (s *Server) read(conn net.Conn, id connID) {
+	defer s.readers.Done()
+	// Wake this reader if it is blocked in Read when shutdown begins: a read
+	// deadline in the past makes the current Read, and every later one, fail.
+	// AfterFunc runs the func in a goroutine of its own; if it has started,
+	// the reader waits for it, so that no goroutine outlives the reader.
+	woken := make(chan struct{})
+	stopWaking := context.AfterFunc(s.ctx, func() {
+		conn.SetReadDeadline(time.Now())
+		close(woken) // the only close: AfterFunc runs the func once at most
+	})
+	defer func() {
+		if !stopWaking() {
+			<-woken
+		}
+	}()
+
+	lines := protocol.NewScanner(conn)
+	name, err := s.readLogin(lines)
+	if err == nil {
+		err = s.join(conn, id, name)
+	}
+	if err != nil {
+		s.refuse(conn, err)
+		return
+	}
+	s.readMessages(lines, conn, id, name)
+	if s.ctx.Err() != nil {
+		return // shutdown: the peer stays, to get what is routed to it until the end
+	}
+	s.events <- leaveEvent{id: id, name: name}
+}
+
+// errNoLogin: the client left, or shutdown began, before it sent its name.
+var errNoLogin = errors.New("no login line")
+
+func (s *Server) readLogin(lines *bufio.Scanner) (string, error) {
+	if s.ctx.Err() != nil || !lines.Scan() {
+		if errors.Is(lines.Err(), bufio.ErrTooLong) {
+			return "", protocol.ErrLineTooLong
+		}
+		return "", errNoLogin
+	}
+	return protocol.ParseLogin(lines.Text())
+}
+
+// join asks the broker to log conn in as name, and waits for the answer: no
+// line is read, so no message is sent, under a name that may be refused.
+// The broker always answers, because it runs until every reader has returned.
+func (s *Server) join(conn net.Conn, id connID, name string) error {
+	verdict := make(chan error, 1) // the broker sends once, without waiting
+	s.events <- loginEvent{id: id, name: name, conn: conn, verdict: verdict}
+	return <-verdict
+}
+
+// refuse tells the client why it cannot log in, unless it has gone, and
+// closes its connection. No writer was started: the reader is conn's only
+// user.
+func (s *Server) refuse(conn net.Conn, err error) {
+	if errors.Is(err, errNoLogin) {
+		s.closeConn(conn)
+		return
+	}
+	s.log.Info("login refused", "err", err)
+	// A client that does not read must not hold the reader, and shutdown.
+	conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	io.WriteString(conn, protocol.ErrorLine(err))
+	s.closeGracefully(conn)
+}
+
+// readMessages hands each message line to the broker; a bad line gets an
+// error line back, through the broker and the writer, and reading goes on,
+// except after a line too long: the rest of it is not worth reading.
+func (s *Server) readMessages(lines *bufio.Scanner, conn net.Conn, id connID, name string) {
+	// The context is checked before every line, so a reader that was busy when
+	// shutdown began stops too, even if its next line is already buffered.
+	for s.ctx.Err() == nil && lines.Scan() {
+		msg, err := protocol.ParseMessage(lines.Text())
+		if err != nil {
+			s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(err)}
+			continue
+		}
+		s.hooks.ReportAccepted(conn, name, msg)
+		s.events <- messageEvent{id: id, from: name, msg: msg}
+	}
+	if errors.Is(lines.Err(), bufio.ErrTooLong) {
+		s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(protocol.ErrLineTooLong)}
+	}
+}
+
+// write is a peer's writer: it writes every line of its queue, in order,
+// flushing whenever the queue is empty, until the broker closes the queue:
+// when its client leaves, or at the end of shutdown.
+// It is conn's last user, so it closes conn. After a write error it keeps
+// taking messages, so that it can count them, and the count is logged: a
+// message is never dropped silently.
+func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
+	defer s.writers.Done()
+	defer s.closeGracefully(conn)
+	w := bufio.NewWriter(conn)
+	var batch []string
+	var err error // the first write error
+	undelivered := 0
+	for {
+		var ok bool
+		batch, ok = q.Next(batch[:0])
+		if !ok {
+			break
+		}
+		if err == nil {
+			err = writeBatch(w, batch)
+		}
+		if err != nil {
+			undelivered += len(batch) // some of a failed batch may have gone out
+		}
+	}
+	if undelivered > 0 {
+		s.log.Warn("messages not delivered", "peer", name, "count", undelivered, "err", err)
+	}
+}
+
+// lingerTimeout bounds how long closeGracefully waits for a client to close.
+const lingerTimeout = 500 * time.Millisecond // net/http waits as long (rstAvoidanceDelay)
+
+// closeGracefully closes conn so that what was written to it arrives.
+// Closing a TCP socket whose input has not all been read makes the kernel
+// reset the connection, and a reset throws away what was written but not yet
+// sent: a client that typed a line after its reader stopped would lose the
+// end of what it is owed. So the writer half-closes (the client reads to the
+// end, then EOF), reads and discards until the client closes or
+// lingerTimeout passes, and only then closes. net/http does the same.
+func (s *Server) closeGracefully(conn net.Conn) {
+	if hc, ok := conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
+		conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+		io.Copy(io.Discard, conn) // its reader has returned: the writer is conn's only user
+	}
+	s.closeConn(conn)
+}
+
+// writeBatch writes every message in batch and flushes once.
+func writeBatch(w *bufio.Writer, batch []string) error {
+	for _, line := range batch {
+		if _, err := w.WriteString(line); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
