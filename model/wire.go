@@ -3,6 +3,7 @@ package model
 import (
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -35,7 +36,11 @@ func parseMessage(line string) (parsed, bool) {
 			to = append(to, name)
 		}
 	}
-	return parsed{line: line, to: to, text: strings.TrimSpace(text)}, len(to) > 0
+	text = strings.TrimSpace(text)
+	if strings.ContainsFunc(text, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) {
+		return parsed{}, false
+	}
+	return parsed{line: line, to: to, text: text}, len(to) > 0
 }
 
 // parseDelivery reads "from alice: text".

@@ -253,7 +253,7 @@ func TestMistakesGetAnErrorLine(t *testing.T) {
 	})
 	t.Run("a bad name", func(t *testing.T) {
 		for line, want := range map[string]string{
-			"al,ice":                `error: name contains ",", ":" or a control character`,
+			"al,ice":                `error: name contains ",", ":", or a control or invisible character`,
 			"  ":                    "error: name is empty",
 			strings.Repeat("a", 33): "error: name is longer than 32 bytes",
 			"al\xffice":             "error: line is not valid UTF-8",

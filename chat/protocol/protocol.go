@@ -13,7 +13,7 @@
 // starts with "error: ", which no delivery does (see ErrorLine):
 //
 //	error: name "alice" is taken                  (then the connection closes)
-//	error: name contains ",", ":" or a control character   (idem)
+//	error: name contains ",", ":", or a control or invisible character   (idem)
 //	error: no colon after the recipients; expected "name1, name2: text"
 //	error: not logged in: zed                     (the others still get it)
 //	error: line too long: the limit is 65536 bytes   (then the client is logged out)
@@ -57,7 +57,8 @@ const MessageForm = `"name1, name2: text"`
 var (
 	ErrEmptyName    = errors.New("name is empty")
 	ErrNameTooLong  = fmt.Errorf("name is longer than %d bytes", MaxNameBytes)
-	ErrNameBadChar  = errors.New(`name contains ",", ":" or a control character`)
+	ErrNameBadChar  = errors.New(`name contains ",", ":", or a control or invisible character`)
+	ErrTextBadChar  = errors.New("text contains a control character")
 	ErrInvalidUTF8  = errors.New("line is not valid UTF-8")
 	ErrNoColon      = errors.New("no colon after the recipients")
 	ErrNoRecipients = errors.New("no recipient before the colon")
@@ -122,8 +123,18 @@ func checkName(name string) error {
 	return nil
 }
 
+// isForbiddenInName: a separator, a control character, or an invisible
+// formatting one (a zero-width space, a right-to-left override): "alice"
+// followed by a zero-width space would look like alice on every screen.
 func isForbiddenInName(r rune) bool {
-	return r == ',' || r == ':' || unicode.IsControl(r)
+	return r == ',' || r == ':' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// isForbiddenInText: a control character but tab. A carriage return in the
+// middle of a text would let "from carol: x\rfrom alice: hi" show on a
+// terminal as a line from alice.
+func isForbiddenInText(r rune) bool {
+	return r != '\t' && unicode.IsControl(r)
 }
 
 // ParseMessage parses "dest1, dest2: text". Everything after the first colon
@@ -140,7 +151,11 @@ func ParseMessage(line string) (Message, error) {
 	if len(to) == 0 {
 		return Message{}, badMessage(ErrNoRecipients)
 	}
-	return Message{To: to, Text: strings.TrimSpace(text)}, nil
+	text = strings.TrimSpace(text)
+	if strings.ContainsFunc(text, isForbiddenInText) {
+		return Message{}, ErrTextBadChar
+	}
+	return Message{To: to, Text: text}, nil
 }
 
 func badMessage(err error) error {

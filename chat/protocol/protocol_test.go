@@ -27,6 +27,8 @@ func TestParseLogin(t *testing.T) {
 		{"alice: hi", "", ErrNameBadChar},
 		{"al\x00ice", "", ErrNameBadChar},
 		{"al\x1bice", "", ErrNameBadChar},
+		{"alice\u200b", "", ErrNameBadChar},
+		{"\u202eecila", "", ErrNameBadChar},
 		{"al\xffice", "", ErrInvalidUTF8},
 	}
 	for _, tt := range tests {
@@ -55,6 +57,9 @@ func TestParseMessage(t *testing.T) {
 		{": hi", Message{}, ErrNoRecipients},
 		{" , ,: hi", Message{}, ErrNoRecipients},
 		{"bob: \xff", Message{}, ErrInvalidUTF8},
+		{"bob: x\rfrom alice: fake", Message{}, ErrTextBadChar},
+		{"bob: a\x1b[2Jb", Message{}, ErrTextBadChar},
+		{"bob: a\tb", Message{To: []string{"bob"}, Text: "a\tb"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
@@ -71,7 +76,7 @@ func TestErrorLines(t *testing.T) {
 		want string
 	}{
 		{NameTakenError{"alice"}, `error: name "alice" is taken` + "\n"},
-		{ErrNameBadChar, `error: name contains ",", ":" or a control character` + "\n"},
+		{ErrNameBadChar, `error: name contains ",", ":", or a control or invisible character` + "\n"},
 		{ErrLineTooLong, "error: line too long: the limit is 65536 bytes\n"},
 		{UnknownRecipientsError{[]string{"zed", "yan"}}, "error: not logged in: zed, yan\n"},
 	}
