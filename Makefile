@@ -2,7 +2,7 @@
 
 GO      ?= go
 ADDR    ?= 127.0.0.1:8080
-CHAPTER ?= disconnect
+CHAPTER ?= slow
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
@@ -11,7 +11,7 @@ export GORACE = atexit_sleep_ms=0
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-run: build ## build and run the server (CHAPTER=disconnect ADDR=127.0.0.1:8080)
+run: build ## build and run the server (CHAPTER=slow ADDR=127.0.0.1:8080)
 	./bin/achat serve -chapter $(CHAPTER) -addr $(ADDR)
 
 build: ## build bin/achat

@@ -316,3 +316,46 @@ func TestALineTooLongIsRefusedWithBoundedMemory(t *testing.T) {
 	again.Send("bob: back")
 	bob.Expect("from flood: back")
 }
+
+// What is still wrong: everything sent to a client that does not read waits
+// in its queue, without bound. 40,000 messages of 1 KB sent to bob, who
+// never reads, are 40 MB that the server holds until shutdown. (Chapter slow
+// runs the same test and holds at most its bound.)
+func TestBugAClientThatNeverReadsMakesTheServerHoldEverything(t *testing.T) {
+	held := heldForAClientThatNeverReads(t, func() *Server { return New(Config{}) })
+	t.Logf("the server holds %d MB for bob", held>>20)
+	assert.Greater(t, held, uint64(30<<20), "the queue is unbounded: nearly all 40 MB wait for bob")
+}
+
+// heldForAClientThatNeverReads sends 40,000 messages of 1 KB to a client
+// that never reads, and returns how much more heap the server then holds.
+// The server is made inside the bubble, so that its channels are.
+func heldForAClientThatNeverReads(t *testing.T, newServer func() *Server) (held uint64) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newServer()
+		l, served := servePipe(srv)
+		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
+		alice.LoginAs("alice")
+		bob.LoginAs("bob") // and never reads again
+		before := liveHeap()
+		text := strings.Repeat("x", 1000)
+		for i := range 40_000 {
+			alice.Send(fmt.Sprintf("bob: %d %s", i, text))
+		}
+		synctest.Wait() // everything is routed
+		held = liveHeap() - min(before, liveHeap())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded) // bob never reads
+		require.ErrorIs(t, <-served, ErrServerClosed)
+	})
+	return held
+}
+
+// liveHeap returns the bytes of heap in use after a garbage collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}

@@ -380,3 +380,47 @@ func snapshot(mu *sync.Mutex, s *[]int) []int {
 	defer mu.Unlock()
 	return slices.Clone(*s)
 }
+
+// The lesson of this chapter: 40,000 messages of 1 KB sent to bob, who never
+// reads, no longer all wait for him. Once DefaultMaxQueued lines wait, he is
+// evicted, and what the server holds for him is bounded: his queue, and the
+// batch his writer holds. (Chapter disconnect holds all 40 MB.)
+func TestAClientThatNeverReadsCostsAtMostItsBound(t *testing.T) {
+	held := heldForAClientThatNeverReads(t, func() *Server { return New(Config{}) })
+	t.Logf("the server holds %d MB for bob", held>>20)
+	bound := uint64(2 * (DefaultMaxQueued + 1) * 1030) // queue and batch, of lines of about 1 KB
+	assert.Less(t, held, bound+1<<20, "at most twice the bound of 1 KB lines, and some slack")
+}
+
+// heldForAClientThatNeverReads sends 40,000 messages of 1 KB to a client
+// that never reads, and returns how much more heap the server then holds.
+// The server is made inside the bubble, so that its channels are.
+func heldForAClientThatNeverReads(t *testing.T, newServer func() *Server) (held uint64) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newServer()
+		l, served := servePipe(srv)
+		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
+		alice.LoginAs("alice")
+		bob.LoginAs("bob") // and never reads again
+		before := liveHeap()
+		text := strings.Repeat("x", 1000)
+		for i := range 40_000 {
+			alice.Send(fmt.Sprintf("bob: %d %s", i, text))
+		}
+		synctest.Wait() // everything is routed
+		held = liveHeap() - min(before, liveHeap())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded) // bob never reads what was queued
+		require.ErrorIs(t, <-served, ErrServerClosed)
+	})
+	return held
+}
+
+// liveHeap returns the bytes of heap in use after a garbage collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}

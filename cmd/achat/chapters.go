@@ -14,6 +14,7 @@ import (
 	"achat/chat/naive"
 	"achat/chat/notify"
 	"achat/chat/shutdown"
+	"achat/chat/slow"
 )
 
 // server is what every chapter's *Server is.
@@ -26,30 +27,40 @@ type server interface {
 type chapter struct {
 	name            string
 	summary         string
-	new             func(*slog.Logger) server
+	new             func(settings) server
 	errServerClosed error // what Serve returns once shutdown has begun
+}
+
+// settings are what a chapter's server is built with; a chapter ignores
+// what it has no use for.
+type settings struct {
+	logger    *slog.Logger
+	maxQueued int // slow: lines that may wait for one client (0: its default)
 }
 
 var chapters = []chapter{
 	{"naive", "no broker: readers write into each other's connections; Ctrl-C drops work",
-		func(l *slog.Logger) server { return naive.New(naive.Config{Logger: l}) },
+		func(s settings) server { return naive.New(naive.Config{Logger: s.logger}) },
 		naive.ErrServerClosed},
 	{"broker", "reader -> broker -> writer over channels; Ctrl-C drops what is queued",
-		func(l *slog.Logger) server { return broker.New(broker.Config{Logger: l}) },
+		func(s settings) server { return broker.New(broker.Config{Logger: s.logger}) },
 		broker.ErrServerClosed},
 	{"notify", "the seed's clean shutdown, translated literally: loses messages, can hang",
-		func(l *slog.Logger) server { return notify.New(notify.Config{Logger: l}) },
+		func(s settings) server { return notify.New(notify.Config{Logger: s.logger}) },
 		notify.ErrServerClosed},
 	{"shutdown", "clean shutdown: Ctrl-C delivers every accepted message, then exits",
-		func(l *slog.Logger) server { return shutdown.New(shutdown.Config{Logger: l}) },
+		func(s settings) server { return shutdown.New(shutdown.Config{Logger: s.logger}) },
 		shutdown.ErrServerClosed},
 	{"disconnect", "leaving frees the name at once; every mistake gets an error line",
-		func(l *slog.Logger) server { return disconnect.New(disconnect.Config{Logger: l}) },
+		func(s settings) server { return disconnect.New(disconnect.Config{Logger: s.logger}) },
 		disconnect.ErrServerClosed},
+	{"slow", "a client too far behind is disconnected: memory stays bounded",
+		func(s settings) server { return slow.New(slow.Config{Logger: s.logger, MaxQueued: s.maxQueued}) },
+		slow.ErrServerClosed},
 }
 
 // defaultChapter is the newest chapter: the best server so far.
-const defaultChapter = "disconnect"
+const defaultChapter = "slow"
 
 func findChapter(name string) (chapter, error) {
 	var names []string

@@ -1,6 +1,6 @@
 // Command achat runs the chat server of any chapter of the tutorial.
 //
-//	achat serve [-chapter disconnect] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
+//	achat serve [-chapter slow] [-addr 127.0.0.1:8080] [-drain-timeout 10s] [-max-queued 4096]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
 //
@@ -17,7 +17,7 @@ import (
 )
 
 const usage = `usage:
-  achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION]
+  achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION] [-max-queued N]
   achat client [-addr HOST:PORT] [-name NAME]
   achat chapters
 `

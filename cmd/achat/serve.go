@@ -25,6 +25,8 @@ func runServe(args []string, stderr io.Writer) int {
 	addr := flags.String("addr", "127.0.0.1:8080", "the address to listen on")
 	drainTimeout := flags.Duration("drain-timeout", 10*time.Second,
 		"how long Ctrl-C waits for clients to read what is owed to them")
+	maxQueued := flags.Int("max-queued", 0,
+		"chapter slow: lines that may wait for one client before it is disconnected (0: 4096)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -40,11 +42,10 @@ func runServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	logger.Info("listening", "addr", l.Addr().String(), "chapter", ch.name)
-	return serveUntilSignal(ch, l, *drainTimeout, logger)
+	return serveUntilSignal(ch.new(settings{logger, *maxQueued}), ch, l, *drainTimeout, logger)
 }
 
-func serveUntilSignal(ch chapter, l net.Listener, drainTimeout time.Duration, logger *slog.Logger) int {
-	srv := ch.new(logger)
+func serveUntilSignal(srv server, ch chapter, l net.Listener, drainTimeout time.Duration, logger *slog.Logger) int {
 	signals := make(chan os.Signal, 2) // the first two; the third kills (see cancelOnSecondSignal)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)

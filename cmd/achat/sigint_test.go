@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"achat/chat/chattest"
+	"achat/chat/protocol"
 )
 
 // inFlight is how many messages the drain tests route to a client that is not
@@ -25,20 +28,35 @@ type drainFigures struct {
 	cutOff    bool          // the last one arrived only in part: the process exited mid-write
 	exitAfter time.Duration // from SIGINT to the process's exit
 	exitOK    bool          // the process exited with status 0
+	errorLine string        // an error line bob got after his messages, if any
 }
 
 // runDrain routes inFlight messages to bob, who is not reading yet, sends
-// SIGINT, then lets bob read until the server closes his connection.
-func runDrain(t *testing.T, chapter string) drainFigures {
+// SIGINT, then lets bob read until the server closes his connection. args
+// are more flags for achat serve.
+func runDrain(t *testing.T, chapter string, args ...string) drainFigures {
 	// The drain deadline is not what this test is about: under load (go test
 	// -race ./... on 2 cores) a drain can take longer than the default 10s.
-	p := startServe(t, "-chapter", chapter, "-drain-timeout", "2m")
+	p := startServe(t, append([]string{"-chapter", chapter, "-drain-timeout", "2m"}, args...)...)
 	alice := chattest.Login(t, p.addr, "alice")
 	bob := chattest.Login(t, p.addr, "bob")
 
-	go sendAll(alice, inFlight) // ends once every message is written
-	for i := range inFlight {   // alice's own copies prove every message was routed
-		alice.Expect("from alice: " + message(i))
+	// alice sends a window of messages at a time, and reads her own copies,
+	// which prove they were routed, before the next window: she keeps up,
+	// and bob falls behind.
+	for first := 0; first < inFlight; first += window {
+		require.NoError(t, sendAll(alice, first, min(first+window, inFlight)))
+		for i := first; i < min(first+window, inFlight); {
+			line, err := alice.ReadLine()
+			switch {
+			case err != nil:
+				t.Fatalf("alice: %v", err)
+			case line == "error: not logged in: bob": // chapter slow evicted bob
+			default:
+				require.Equal(t, "from alice: "+message(i), line)
+				i++
+			}
+		}
 	}
 	sigint := time.Now()
 	p.interrupt()
@@ -51,8 +69,10 @@ func runDrain(t *testing.T, chapter string) drainFigures {
 		}
 		want := "from alice: " + message(f.delivered)
 		switch {
-		case f.cutOff:
-			t.Fatalf("bob got %q after a message that was cut short", line)
+		case f.cutOff || f.errorLine != "":
+			t.Fatalf("bob got %q after a message that was cut short or an error line", line)
+		case strings.HasPrefix(line, "error: "):
+			f.errorLine = line
 		case line == want:
 			f.delivered++
 		case strings.HasPrefix(want, line):
@@ -61,24 +81,56 @@ func runDrain(t *testing.T, chapter string) drainFigures {
 			t.Fatalf("bob's message %d is %q, want %q", f.delivered, line, want)
 		}
 	}
-	alice.ExpectClosed() // and closes, as a client does: the server need not linger
+	for { // alice reads to the end, and closes, as a client does: the server need not linger
+		line, err := alice.ReadLine()
+		if err != nil {
+			break
+		}
+		require.Equal(t, "error: not logged in: bob", line, "alice got more than her copies")
+	}
 	if !p.waitExit(time.Minute) {
 		t.Fatalf("achat -chapter %s did not exit after SIGINT\n%s", chapter, p.Log())
 	}
 	f.exitAfter, f.exitOK = time.Since(sigint), p.err == nil
-	t.Logf("-chapter %s: %d messages in flight at SIGINT, %d delivered, %d lost (last cut short: %v); "+
-		"exit status 0: %v, %v after SIGINT", chapter, inFlight, f.delivered, inFlight-f.delivered,
-		f.cutOff, f.exitOK, f.exitAfter.Round(time.Millisecond))
+	t.Logf("-chapter %s %s: %d messages in flight at SIGINT, %d delivered, %d lost (last cut short: %v; "+
+		"then %q); exit status 0: %v, %v after SIGINT", chapter, strings.Join(args, " "), inFlight,
+		f.delivered, inFlight-f.delivered, f.cutOff, f.errorLine, f.exitOK, f.exitAfter.Round(time.Millisecond))
 	return f
 }
 
-// sendAll sends n messages from c to "alice, bob" through one buffer.
-func sendAll(c *chattest.Client, n int) {
+// window is how many messages alice sends before she reads her copies:
+// well under chapter slow's default bound of 4,096.
+const window = 1000
+
+// sendAll sends messages first..end-1 from c to "alice, bob" through one
+// buffer.
+func sendAll(c *chattest.Client, first, end int) error {
 	w := bufio.NewWriter(c.Conn())
-	for i := range n {
+	for i := first; i < end; i++ {
 		fmt.Fprintf(w, "alice, bob: %s\n", message(i))
 	}
-	w.Flush()
+	return w.Flush()
+}
+
+// Chapter slow bounds what waits for one client: bob, not reading, is
+// evicted once 4,096 lines wait for him. He still gets those, in order, and
+// the reason; with a bound above what is sent, he gets everything.
+func TestSIGINTDrainWithABound(t *testing.T) {
+	t.Run("slow evicts a client too far behind, and says so", func(t *testing.T) {
+		f := runDrain(t, "slow")
+		want := "error: " + protocol.ErrTooSlow.Error()
+		if f.errorLine != want || f.delivered < 4096 || f.delivered >= inFlight || !f.exitOK {
+			t.Fatalf("delivered %d, then %q (want at least 4096, then %q); exit status 0: %v",
+				f.delivered, f.errorLine, want, f.exitOK)
+		}
+	})
+	t.Run("slow with a bound above the traffic delivers everything", func(t *testing.T) {
+		f := runDrain(t, "slow", "-max-queued", fmt.Sprint(2*inFlight))
+		if f.delivered != inFlight || f.errorLine != "" || !f.exitOK {
+			t.Fatalf("delivered %d of %d, error line %q, exit status 0: %v",
+				f.delivered, inFlight, f.errorLine, f.exitOK)
+		}
+	})
 }
 
 func TestSIGINTDrain(t *testing.T) {
@@ -101,7 +153,7 @@ func TestSIGINTDrain(t *testing.T) {
 }
 
 func TestSIGINTWithAClientThatNeverLogsIn(t *testing.T) {
-	for _, chapter := range []string{"shutdown", "disconnect"} {
+	for _, chapter := range []string{"shutdown", "disconnect", "slow"} {
 		t.Run(chapter+" exits 0", func(t *testing.T) {
 			p := startServe(t, "-chapter", chapter)
 			silent := chattest.Dial(t, p.addr)
@@ -137,7 +189,7 @@ func TestSecondSIGINTStopsTheDrainAndSaysWhatWasLost(t *testing.T) {
 	p := startServe(t, "-chapter", "shutdown", "-drain-timeout", "2m")
 	alice := chattest.Login(t, p.addr, "alice")
 	chattest.Login(t, p.addr, "bob") // and never reads again
-	go sendAll(alice, inFlight)
+	go sendAll(alice, 0, inFlight)   // ends once every message is written
 	for i := range inFlight {
 		alice.Expect("from alice: " + message(i))
 	}
