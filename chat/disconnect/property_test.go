@@ -20,8 +20,21 @@ func TestProperties(t *testing.T) {
 		chattest.CheckProperties(t, newServer, chattest.Options{
 			Transport: chattest.Pipe, Schedules: 500, FreesNames: true, NoRush: true})
 	})
+	// Clients that leave while what is queued for them is unread: it must
+	// still reach them (the mutants test runs this one too).
+	t.Run("leaving", func(t *testing.T) {
+		chattest.CheckProperties(t, newServer, chattest.Options{
+			Transport: chattest.Pipe, Schedules: 300, FreesNames: true, NoRush: true,
+			Clients: 2, Start: chattest.NotReading(), Steps: leavingSteps})
+	})
 	t.Run("tcp", func(t *testing.T) {
 		chattest.CheckProperties(t, newServer, chattest.Options{
 			Transport: chattest.TCP, FreesNames: true})
 	})
+}
+
+// leavingSteps: messages, then a client leaves, perhaps before it read them.
+var leavingSteps = []chattest.StepKind{
+	chattest.Sends, chattest.Leaves, chattest.StopsReading, chattest.ResumesReading,
+	chattest.Connects, chattest.LogsIn, chattest.CtrlC, chattest.Sends,
 }

@@ -337,6 +337,12 @@ func heldForAClientThatNeverReads(t *testing.T, newServer func() *Server) (held 
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob") // and never reads again
+		var aliceReads sync.WaitGroup
+		aliceReads.Go(func() { // ends when the server closes alice's connection
+			for _, err := alice.ReadLine(); err == nil; _, err = alice.ReadLine() {
+			}
+		})
+		defer aliceReads.Wait()
 		before := liveHeap()
 		text := strings.Repeat("x", 1000)
 		for i := range 40_000 {

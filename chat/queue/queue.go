@@ -4,7 +4,8 @@
 // broker never waits for a slow client. A Go channel has a fixed capacity:
 // once a slow client's channel is full, a send blocks the broker, and with it
 // every other client. Queue keeps the tutorial's design: Push never blocks.
-// (Bounding that memory is the slow-consumers chapter's job.)
+// Chapter slow bounds the memory with Len: it evicts a client whose queue
+// has grown too long, instead of blocking anyone.
 //
 // Queue follows a channel's rules where it can, so the chapters read as if it
 // were one:

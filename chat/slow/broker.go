@@ -66,7 +66,7 @@ func (s *Server) broker() {
 		case messageEvent:
 			s.route(peers, ev)
 		case replyEvent:
-			reply(peers, ev.id, ev.name, ev.line)
+			s.reply(peers, ev.id, ev.name, ev.line)
 		case leaveEvent:
 			s.leave(peers, ev)
 		}
@@ -101,29 +101,36 @@ func (s *Server) route(peers map[string]peer, ev messageEvent) {
 	line := protocol.FormatDelivery(ev.from, ev.msg.Text)
 	var unknown []string
 	for _, name := range ev.msg.To {
-		p, ok := peers[name]
-		switch {
-		case !ok:
+		if p, ok := peers[name]; ok {
+			s.push(peers, name, p, line)
+		} else {
 			unknown = append(unknown, name)
-		case p.evicted:
-			// Dropped: the peer is on its way out (see evict).
-		default:
-			p.queue.Push(line)
-			if waiting := p.queue.Len(); waiting > s.maxQueued {
-				s.evict(peers, name, p, waiting)
-			}
 		}
 	}
 	if len(unknown) > 0 {
 		err := protocol.UnknownRecipientsError{Names: unknown}
-		reply(peers, ev.id, ev.from, protocol.ErrorLine(err))
+		s.reply(peers, ev.id, ev.from, protocol.ErrorLine(err))
 	}
 }
 
-// reply queues line for connection id, logged in as name.
-func reply(peers map[string]peer, id connID, name string, line string) {
-	if p, ok := peers[name]; ok && p.id == id && !p.evicted {
-		p.queue.Push(line)
+// push queues line for peer p, logged in as name, unless it is on its way
+// out, and evicts it if that makes more than maxQueued lines wait for it.
+func (s *Server) push(peers map[string]peer, name string, p peer, line string) {
+	if p.evicted {
+		return // dropped: see evict
+	}
+	p.queue.Push(line)
+	if waiting := p.queue.Len(); waiting > s.maxQueued {
+		s.evict(peers, name, p, waiting)
+	}
+}
+
+// reply queues line for connection id, logged in as name. Error lines count
+// against the bound too: a client that sends to nobody and never reads would
+// otherwise fill its queue with them.
+func (s *Server) reply(peers map[string]peer, id connID, name string, line string) {
+	if p, ok := peers[name]; ok && p.id == id {
+		s.push(peers, name, p, line)
 	}
 }
 

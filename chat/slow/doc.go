@@ -1,25 +1,21 @@
-// Package disconnect is the chapter "Handling disconnection": a client that
-// leaves frees its name at once, its writer delivers what was already routed
-// to it, and messages to it are dropped from then on. It is also the chapter
-// where the server answers mistakes: every refused name and every bad line
-// gets an error line, as the protocol package documents.
+// Package slow is the chapter "Slow consumers": what the server holds for
+// one client is bounded. Once more than MaxQueued lines wait for a client,
+// it is evicted: nothing more is queued for it, its reader is stopped, and
+// its writer writes what was queued, then an error line that says why, then
+// closes.
 //
-// Leaving flows downstream too, one connection at a time:
+// The chapters before it give each writer an unbounded queue, as the
+// async-std tutorial gives it an unbounded channel: a client that never
+// reads makes the server hold everything sent to it, until shutdown. A
+// bounded Go channel would not help: once full, a send blocks the broker,
+// and with it every client. So the queue stays unbounded, and the broker
+// bounds it by checking its length after each push.
 //
-//	reader --leaveEvent--> broker --closes the queue--> writer --> client
-//	(input ended)          (name freed)                 (writes what is queued,
-//	                                                     then closes)
+// Eviction leaves through the door that leaving uses. The broker does not
+// close the queue itself (the writer would then close the connection under a
+// reader still reading it): it stops the reader with a read deadline in the
+// past, and the reader says it left, as any reader whose input ends does.
 //
-// The broker knows each connection by an id, not by its name: once alice
-// has left, a new connection may log in as alice, and what the broker hears
-// about the old connection must never touch the new one.
-//
-// A reader that asks to log in waits for the broker's verdict before it
-// reads another line, so a refused client never speaks under a name it was
-// refused (in the chapters before, it could, for a line or two).
-//
-// Shutdown is as in the chapter before: Ctrl-C delivers every message
-// accepted, to every client still reading. What is still wrong: a client that
-// does not read makes its queue grow without bound until the drain deadline
-// (the next chapter, slow consumers).
+// Shutdown is as in the chapters before: Ctrl-C delivers every message
+// accepted, to every client still reading and not evicted.
 package slow

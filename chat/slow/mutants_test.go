@@ -36,6 +36,7 @@ var mutants = []chattest.Mutant{
 				"\ts.closeConn(conn)\n\ts.events <- leaveEvent{id: id, name: name}\n}"),
 		},
 		Want: model.Delivery,
+		Run:  "^TestProperties$/^leaving$",
 	},
 	{
 		// The broker forgets to remove the peer: the name is never freed.

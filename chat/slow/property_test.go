@@ -36,9 +36,23 @@ func TestProperties(t *testing.T) {
 			chattest.Sends, chattest.Sends, chattest.Sends}
 		chattest.CheckProperties(t, newServer, opts)
 	})
+	// Clients that leave while what is queued for them is unread: it must
+	// still reach them (the mutants test runs this one too).
+	t.Run("leaving", func(t *testing.T) {
+		opts := opts
+		opts.Transport, opts.Schedules, opts.NoRush = chattest.Pipe, 300, true
+		opts.Clients, opts.Start, opts.Steps = 2, chattest.NotReading(), leavingSteps
+		chattest.CheckProperties(t, newServer, opts)
+	})
 	t.Run("tcp", func(t *testing.T) {
 		opts := opts
 		opts.Transport = chattest.TCP
 		chattest.CheckProperties(t, newServer, opts)
 	})
+}
+
+// leavingSteps: messages, then a client leaves, perhaps before it read them.
+var leavingSteps = []chattest.StepKind{
+	chattest.Sends, chattest.Leaves, chattest.StopsReading, chattest.ResumesReading,
+	chattest.Connects, chattest.LogsIn, chattest.CtrlC, chattest.Sends,
 }
