@@ -3,6 +3,7 @@
 //	achat serve [-chapter shutdown] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
+//	achat compare [-chapters a,b] [-scenarios x,y] [-format text|markdown] [-expect CHAPTERS.md] [-update] [-v]
 //
 // Connect with `nc 127.0.0.1 8080`: the first line is your name, then
 // `bob: hello` sends bob a message.
@@ -20,6 +21,7 @@ const usage = `usage:
   achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION]
   achat client [-addr HOST:PORT] [-name NAME]
   achat chapters
+  achat compare [-chapters A,B] [-scenarios X,Y] [-format text|markdown] [-expect FILE] [-update] [-v]
 `
 
 func main() {
@@ -42,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "chapters":
 		listChapters(stdout)
 		return 0
+	case "compare":
+		return runCompare(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
