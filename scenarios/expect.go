@@ -198,7 +198,14 @@ func (e exits) eval(r *run) (bool, string) {
 	return exitMatches(e.status, r.srv.cmd.ProcessState.ExitCode()), r.srv.exitFigure(sigint)
 }
 
-func exitMatches(want, got int) bool { return want == anyStatus && got >= 0 || want == got }
+// exitMatches reports whether exit status got is what was wanted. A process
+// killed by a signal has no status (ExitCode -1), and matches nothing.
+func exitMatches(want, got int) bool {
+	if want == anyStatus {
+		return got >= 0
+	}
+	return want == got
+}
 
 // peakMemory: the server's peak resident set (VmHWM) stayed under mb MiB.
 type peakMemory struct{ mb int }

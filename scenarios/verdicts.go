@@ -74,12 +74,14 @@ func ReadVerdicts(doc string) (Verdicts, []string, error) {
 	return v, chapters, nil
 }
 
-// splitRow splits "| a | b |" into its trimmed cells.
+// splitRow splits "| a | b \| c |" into its trimmed cells: "a", "b | c".
 func splitRow(line string) []string {
+	const bar = "\x00" // stands for an escaped "|" while the row is split
+	line = strings.ReplaceAll(line, `\|`, bar)
 	line = strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|")
 	cells := strings.Split(line, "|")
 	for i := range cells {
-		cells[i] = strings.TrimSpace(cells[i])
+		cells[i] = strings.ReplaceAll(strings.TrimSpace(cells[i]), bar, "|")
 	}
 	return cells
 }
