@@ -26,6 +26,7 @@ type compareOptions struct {
 	expect              string // a CHAPTERS.md, "" to find one, "none" for no check
 	update, verbose     bool
 	parallel            int
+	patience            time.Duration
 }
 
 // runCompare runs every scenario against every chapter and prints the
@@ -45,7 +46,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "achat compare: %v\n", err)
 		return 1
 	}
-	runAll(table, scenarios.Runner{Binary: binary}, opts.parallel, stderr)
+	runAll(table, scenarios.Runner{Binary: binary, Patience: opts.patience}, opts.parallel, stderr)
 	if opts.update {
 		return updateVerdicts(table, expectFile, stdout, stderr)
 	}
@@ -63,9 +64,15 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareOptions, error) 
 		`(default: the nearest, from the working directory up; "none": no check)`)
 	update := flags.Bool("update", false, "rewrite the verdicts of the -expect file with this run's")
 	verbose := flags.Bool("v", false, "print every check of every cell")
-	parallel := flags.Int("parallel", 4, "how many runs at a time")
+	parallel := flags.Int("parallel", 8, "how many runs at a time")
+	patience := flags.Duration("patience", scenarios.DefaultPatience,
+		"how long a client waits with nothing arriving before it gives up: what a hang costs")
 	if err := flags.Parse(args); err != nil {
 		return compareOptions{}, err
+	}
+	if *patience <= 0 {
+		fmt.Fprintf(stderr, "achat compare: -patience %v: expected more than 0\n", *patience)
+		return compareOptions{}, errors.New("bad patience")
 	}
 	if *parallel < 1 {
 		fmt.Fprintf(stderr, "achat compare: -parallel %d: expected 1 or more\n", *parallel)
@@ -76,7 +83,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareOptions, error) 
 		return compareOptions{}, errors.New("bad format")
 	}
 	return compareOptions{chapters: list(*chapterList), scenarios: list(*scenarioList), format: *format,
-		expect: *expect, update: *update, verbose: *verbose, parallel: *parallel}, nil
+		expect: *expect, update: *update, verbose: *verbose, parallel: *parallel, patience: *patience}, nil
 }
 
 func list(s string) []string {
@@ -160,10 +167,10 @@ func findExpectFile(flagValue string) (string, error) {
 }
 
 // runAll runs every cell, parallel at a time, and says on stderr how it
-// goes. The runs are independent processes on ports of their own. Running
-// several at once makes a hang cost less: a run that waits out a hang uses
-// no CPU. No verdict depends on how fast a run is, only on guards far
-// longer than any run needs (scenarios.DefaultPatience).
+// goes. The runs are independent: a process each, on ports of their own.
+// Running several at once makes the hangs cost less, as a run that waits
+// out a hang uses no CPU. No verdict depends on how fast a run is, only on
+// guards far longer than any run needs (see scenarios.DefaultPatience).
 func runAll(table *scenarios.Table, runner scenarios.Runner, parallel int, stderr io.Writer) {
 	start := time.Now()
 	cells := make(chan scenarios.Cell)

@@ -3,10 +3,11 @@
 //	achat serve [-chapter shutdown] [-addr 127.0.0.1:8080] [-drain-timeout 10s]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
-//	achat compare [-chapters a,b] [-scenarios x,y] [-format text|markdown] [-expect CHAPTERS.md] [-update] [-v]
+//	achat compare [-chapters a,b] [-scenarios x,y] [-format text|markdown] [-update]
 //
 // Connect with `nc 127.0.0.1 8080`: the first line is your name, then
-// `bob: hello` sends bob a message.
+// `bob: hello` sends bob a message. compare runs every scenario of the
+// directory scenarios against every chapter (docs/compare.md).
 package main
 
 import (
@@ -21,7 +22,8 @@ const usage = `usage:
   achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION]
   achat client [-addr HOST:PORT] [-name NAME]
   achat chapters
-  achat compare [-chapters A,B] [-scenarios X,Y] [-format text|markdown] [-expect FILE] [-update] [-v]
+  achat compare [-chapters A,B] [-scenarios X,Y] [-format text|markdown] [-update]
+                (achat compare -h: every flag)
 `
 
 func main() {
