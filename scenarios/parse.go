@@ -78,7 +78,8 @@ func newForm(syntax string, build func(args []string) (any, error)) form {
 		}
 		parts = append(parts, part)
 	}
-	return form{syntax: syntax, re: regexp.MustCompile(`^` + strings.Join(parts, `\s+`) + `$`), build: build}
+	re := regexp.MustCompile(`^` + strings.Join(parts, `\s+`) + `$`)
+	return form{syntax: syntax, re: re, build: build}
 }
 
 // setting is what "server ..." lines build.
@@ -332,7 +333,8 @@ func (p *parser) addSetting(s setting) error {
 
 func (p *parser) addStep(s Step) error {
 	if len(p.sc.Expects) > 0 {
-		return fmt.Errorf(`expected an "expect ..." line: the steps come before the expectations; got %q`, s.Text)
+		return fmt.Errorf(`expected an "expect ..." line: the steps come before the expectations; got %q`,
+			s.Text)
 	}
 	switch a := s.action.(type) {
 	case connect:
@@ -367,8 +369,8 @@ func (p *parser) known(client string) error {
 	if p.clients[client] {
 		return nil
 	}
-	return fmt.Errorf(`expected "%[1]s connects", "%[1]s logs in" or "%[1]s tries to log in" before %[1]s does anything`,
-		client)
+	return fmt.Errorf(`expected "%[1]s connects", "%[1]s logs in" or "%[1]s tries to log in" `+
+		`before %[1]s does anything`, client)
 }
 
 // parseCount reads a positive number, with optional separators: 300000,

@@ -19,7 +19,8 @@ func block(doc string) (inner string, start, end int, err error) {
 	b := strings.Index(doc, BeginMarker)
 	e := strings.Index(doc, EndMarker)
 	if b < 0 || e < b {
-		return "", 0, 0, fmt.Errorf("expected the lines %q and %q around the verdicts", BeginMarker, EndMarker)
+		return "", 0, 0, fmt.Errorf("expected the lines %q and %q around the verdicts",
+			BeginMarker, EndMarker)
 	}
 	start = b + len(BeginMarker)
 	return doc[start:e], start, e, nil

@@ -82,8 +82,11 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareOptions, error) 
 		fmt.Fprintf(stderr, "achat compare: -format %q: expected text or markdown\n", *format)
 		return compareOptions{}, errors.New("bad format")
 	}
-	return compareOptions{chapters: list(*chapterList), scenarios: list(*scenarioList), format: *format,
-		expect: *expect, update: *update, verbose: *verbose, parallel: *parallel, patience: *patience}, nil
+	return compareOptions{
+		chapters: list(*chapterList), scenarios: list(*scenarioList), format: *format,
+		expect: *expect, update: *update, verbose: *verbose,
+		parallel: *parallel, patience: *patience,
+	}, nil
 }
 
 func list(s string) []string {
@@ -103,7 +106,8 @@ func prepareCompare(opts compareOptions) (*scenarios.Table, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	table := &scenarios.Table{Scenarios: all, Chapters: chapterNames(), Results: map[scenarios.Cell]scenarios.Result{}}
+	table := &scenarios.Table{Scenarios: all, Chapters: chapterNames(),
+		Results: map[scenarios.Cell]scenarios.Result{}}
 	if len(opts.scenarios) > 0 {
 		if table.Scenarios, err = scenarios.Select(all, opts.scenarios); err != nil {
 			return nil, "", err
@@ -279,7 +283,8 @@ func updateVerdicts(table *scenarios.Table, expectFile string, stdout, stderr io
 		fmt.Fprintf(stderr, "achat compare: %v\n", err)
 		return 1
 	}
-	updated, err := scenarios.ReplaceVerdicts(string(doc), scenarios.VerdictBlock(all, chapterNames(), verdicts))
+	block := scenarios.VerdictBlock(all, chapterNames(), verdicts)
+	updated, err := scenarios.ReplaceVerdicts(string(doc), block)
 	if err == nil {
 		err = os.WriteFile(expectFile, []byte(updated), 0o644)
 	}
