@@ -6,10 +6,16 @@ CHAPTER ?= slow
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build test lint vet staticcheck diff fuzz spin soak bench docs
+.PHONY: help run build test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+compare: build ## every scenario against every chapter; fails if a verdict is not CHAPTERS.md's
+	./bin/achat compare -expect CHAPTERS.md
+
+compare-update: build ## run the comparison and write its verdicts into CHAPTERS.md
+	./bin/achat compare -expect CHAPTERS.md -update
 
 run: build ## build and run the server (CHAPTER=slow ADDR=127.0.0.1:8080)
 	./bin/achat serve -chapter $(CHAPTER) -addr $(ADDR)

@@ -3,9 +3,11 @@
 //	achat serve [-chapter slow] [-addr 127.0.0.1:8080] [-drain-timeout 10s] [-max-queued 4096]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
+//	achat compare [-chapters a,b] [-scenarios x,y] [-format text|markdown] [-update]
 //
 // Connect with `nc 127.0.0.1 8080`: the first line is your name, then
-// `bob: hello` sends bob a message.
+// `bob: hello` sends bob a message. compare runs every scenario of the
+// directory scenarios against every chapter (docs/compare.md).
 package main
 
 import (
@@ -20,6 +22,8 @@ const usage = `usage:
   achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION] [-max-queued N]
   achat client [-addr HOST:PORT] [-name NAME]
   achat chapters
+  achat compare [-chapters A,B] [-scenarios X,Y] [-format text|markdown] [-update]
+                (achat compare -h: every flag)
 `
 
 func main() {
@@ -42,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "chapters":
 		listChapters(stdout)
 		return 0
+	case "compare":
+		return runCompare(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

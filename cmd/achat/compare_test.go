@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The verdicts committed in CHAPTERS.md are the ones the chapters earn: the
+// whole comparison, run as make compare runs it, by the achat that TestMain
+// built (without -race: the runs need not be slowed down).
+func TestCompareVerdictsAreCommitted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole comparison takes about half a minute")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, "compare", "-expect", "../../CHAPTERS.md")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("achat compare: %v\n%s\n%s\nThe verdicts in CHAPTERS.md are stale: "+
+			"if the new ones are right, run make compare-update and commit CHAPTERS.md.",
+			err, stdout.String(), lastLines(stderr.String(), 5))
+	}
+	t.Logf("\n%s", stdout.String())
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// useBuiltAchat makes compare start the achat that TestMain built, not the
+// test binary, for the length of the test.
+func useBuiltAchat(t *testing.T) {
+	saved := serverBinary
+	serverBinary = func() (string, error) { return binary, nil }
+	t.Cleanup(func() { serverBinary = saved })
+}
+
+// verdictsFile writes a CHAPTERS.md with the given verdict rows for the
+// chapter shutdown, and returns its path.
+func verdictsFile(t *testing.T, rows string) string {
+	file := filepath.Join(t.TempDir(), "CHAPTERS.md")
+	doc := "# Chapters\n\n<!-- compare: begin (make compare-update writes this table) -->\n" +
+		"| scenario | what it shows | shutdown |\n|---|---|---|\n" + rows + "<!-- compare: end -->\n"
+	require.NoError(t, os.WriteFile(file, []byte(doc), 0o644))
+	return file
+}
+
+func compare(args ...string) (status int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	status = run(append([]string{"compare"}, args...), strings.NewReader(""), &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+func TestCompareExitsZeroOnlyWhenEveryVerdictIsExpected(t *testing.T) {
+	useBuiltAchat(t)
+	args := []string{"-chapters", "shutdown", "-scenarios", "never-logs-in,taken-name"}
+
+	right := verdictsFile(t, "| never-logs-in | x | pass |\n| taken-name | x | FAIL |\n")
+	status, stdout, stderr := compare(append(args, "-expect", right)...)
+	assert.Equal(t, 0, status, stdout)
+	assert.Contains(t, stdout, "never-logs-in  pass exit 0 in ")
+	assert.Contains(t, stdout, "Every verdict is the one "+right+" records.")
+	assert.Contains(t, stderr, "[2/2] ", "progress on stderr")
+
+	wrong := verdictsFile(t, "| never-logs-in | x | FAIL |\n")
+	status, stdout, _ = compare(append(args, "-expect", wrong)...)
+	assert.Equal(t, 1, status)
+	assert.Contains(t, stdout, "never-logs-in × shutdown: pass (exit 0 in ")
+	assert.Contains(t, stdout, "CHAPTERS.md says FAIL")
+	assert.Contains(t, stdout, "taken-name × shutdown: FAIL, and CHAPTERS.md has no verdict for it")
+	assert.Contains(t, stdout, "run make compare-update")
+
+	status, stdout, _ = compare(append(args, "-expect", wrong, "-update")...)
+	assert.Equal(t, 0, status, stdout)
+	updated, err := os.ReadFile(wrong)
+	require.NoError(t, err)
+	assert.Contains(t, string(updated), "| [never-logs-in](scenarios/03-never-logs-in.scenario) | "+
+		"a client that never sends its name does not hold up Ctrl-C |  | ")
+	assert.Contains(t, string(updated), " | pass |\n", "the run's verdict replaced the stale one")
+	status, _, _ = compare(append(args, "-expect", wrong)...)
+	assert.Equal(t, 0, status, "after -update, the run matches")
+}
+
+func TestCompareWritesMarkdown(t *testing.T) {
+	useBuiltAchat(t)
+	status, stdout, _ := compare("-chapters", "broker", "-scenarios", "taken-name", "-expect", "none",
+		"-format", "markdown", "-v")
+	assert.Equal(t, 0, status)
+	assert.Contains(t, stdout, "| scenario | broker |\n|---|---|\n| taken-name | **FAIL** refused silently |\n")
+	assert.Contains(t, stdout, `06-taken-name.scenario:4: FAIL expect impostor received a line starting with`)
+}
+
+func TestCompareRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct{ args, err string }{
+		{"-format xml", `-format "xml": expected text or markdown`},
+		{"-parallel 0", "-parallel 0: expected 1 or more"},
+		{"-patience 0s", "-patience 0s: expected more than 0"},
+		{"-chapters nope", `unknown chapter "nope" (have naive, broker, notify, shutdown`},
+		{"-scenarios nope", `no scenario "nope" (have slow-reader, `},
+		{"-expect /no/such/CHAPTERS.md", "no such file"},
+	} {
+		status, _, stderr := compare(strings.Fields(tc.args)...)
+		assert.Equal(t, 2, status, tc.args)
+		assert.Contains(t, stderr, tc.err, tc.args)
+	}
+}
+
+func TestCompareFindsCHAPTERSAbove(t *testing.T) {
+	file, err := findExpectFile("")
+	require.NoError(t, err)
+	want, err := filepath.Abs("../../CHAPTERS.md")
+	require.NoError(t, err)
+	assert.Equal(t, want, file)
+	file, err = findExpectFile("none")
+	assert.NoError(t, err)
+	assert.Empty(t, file)
+}

@@ -1,0 +1,175 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, text string) (Scenario, error) {
+	t.Helper()
+	return Parse("07-test.scenario", strings.NewReader(text))
+}
+
+func TestParseReadsEveryForm(t *testing.T) {
+	sc, err := parse(t, `# what it shows,
+# on two lines
+server drain deadline 1s
+
+zed connects
+alice logs in
+bob tries to log in
+impostor tries to log in as alice
+alice sends 300,000 messages to alice, bob
+alice sends 1 message to bob
+alice sends the line "bob: \xff"
+bob sends 100 MB without a newline
+bob stops reading
+bob stops sending
+zed disconnects
+alice has read her 300000th message
+bob has read his 2nd message
+alice reads until the server closes
+ctrl-c
+expect bob received 300_000 messages from alice, in order
+expect bob received the same messages as alice
+expect impostor received a line starting with "error: name"
+expect zed was disconnected
+expect bob is logged in
+expect the server exits within 5s
+expect the server exits with status 1 within 500ms
+expect the server's peak memory is under 50 MB
+expect the server logs "messages not delivered"
+`)
+	require.NoError(t, err)
+	assert.Equal(t, "test", sc.Name)
+	assert.Equal(t, "what it shows, on two lines", sc.Title)
+	assert.Equal(t, time.Second, sc.DrainTimeout)
+	var actions []action
+	for _, s := range sc.Steps {
+		actions = append(actions, s.action)
+	}
+	assert.Equal(t, []action{
+		connect{"zed"},
+		login{client: "alice", name: "alice", must: true},
+		login{client: "bob", name: "bob"},
+		login{client: "impostor", name: "alice"},
+		sendMessages{client: "alice", n: 300_000, to: []string{"alice", "bob"}},
+		sendMessages{client: "alice", n: 1, to: []string{"bob"}},
+		sendLine{client: "alice", line: "bob: \xff"},
+		sendBlob{client: "bob", mb: 100},
+		stopReading{"bob"},
+		stopSending{"bob"},
+		disconnect{"zed"},
+		waitRead{client: "alice", n: 300_000},
+		waitRead{client: "bob", n: 2},
+		readToEnd{"alice"},
+		ctrlC{},
+	}, actions)
+	var checks []check
+	for _, e := range sc.Expects {
+		checks = append(checks, e.check)
+	}
+	assert.Equal(t, []check{
+		receivedInOrder{client: "bob", from: "alice", n: 300_000},
+		receivedSame{client: "bob", other: "alice"},
+		receivedLine{client: "impostor", prefix: "error: name"},
+		wasDisconnected{"zed"},
+		isLoggedIn{"bob"},
+		exits{status: anyStatus, within: 5 * time.Second},
+		exits{status: 1, within: 500 * time.Millisecond},
+		peakMemory{mb: 50},
+		logs{text: "messages not delivered"},
+	}, checks)
+	assert.Equal(t, 20, sc.Expects[0].Line)
+	assert.Equal(t, "expect bob received 300_000 messages from alice, in order", sc.Expects[0].Text)
+}
+
+func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
+	const start = "alice logs in\n"
+	for _, tc := range []struct{ name, text, err string }{
+		{"an unknown step", start + "alice log in\nexpect alice is logged in\n",
+			`07-test.scenario:2: expected "<name> connects", "<name> logs in", "<name> tries to log in", ` +
+				`"<name> tries to log in as <name>", "<name> sends <N> messages to <names>", ` +
+				`"<name> sends the line <text>", "<name> sends <N> MB without a newline", ` +
+				`"<name> stops reading", "<name> stops sending", "<name> disconnects", ` +
+				`"<name> has read her <N>th message", "<name> reads until the server closes" or "ctrl-c"; ` +
+				`got "alice log in"`},
+		{"a misspelt step: the forms that start the same", start + "alice sends 3 mesages to bob\n",
+			`07-test.scenario:2: expected "<name> sends <N> messages to <names>", "<name> sends the line <text>" ` +
+				`or "<name> sends <N> MB without a newline"; got "alice sends 3 mesages to bob"`},
+		{"a misspelt expectation", start + "expect the server exit within 5s\n",
+			`07-test.scenario:2: expected "expect the server exits within <duration>", ` +
+				`"expect the server exits with status <N> within <duration>" or "expect the server logs <text>"; ` +
+				`got "expect the server exit within 5s"`},
+		{"a misspelt setting", "server drain timeout 1s\n",
+			`07-test.scenario:1: expected "server drain deadline <duration>"; got "server drain timeout 1s"`},
+		{"no messages", start + "alice sends 0 messages to alice\n",
+			`07-test.scenario:2: expected a number above 0; got "0"`},
+		{"a bad duration", "server drain deadline 5\n",
+			`07-test.scenario:1: expected a duration like 5s or 500ms; got "5"`},
+		{"a bad exit status", start + "ctrl-c\nexpect the server exits with status 1,0 within 5s\n",
+			`07-test.scenario:3: expected an exit status like 0 or 1; got "1,0"`},
+		{"a bad quoted text", start + `alice sends the line "\q"` + "\n",
+			`07-test.scenario:2: expected a quoted text like "hello" (escapes as in Go: "\xff"); got "\q"`},
+		{"two lines in one", start + `alice sends the line "a\nb"` + "\n",
+			`07-test.scenario:2: expected one line, without "\n"; got "a\nb"`},
+		{"names without commas", start + "alice sends 1 message to bob carol\n",
+			`07-test.scenario:2: expected names separated by commas, like "alice, bob"; got "bob carol"`},
+		{"the as a name", "the logs in\n",
+			`07-test.scenario:1: expected a name other than "the"; got "the"`},
+		{"a client that has not connected", start + "bob stops reading\n",
+			`07-test.scenario:2: expected "bob connects", "bob logs in" or "bob tries to log in" before bob does anything`},
+		{"an expectation about a client that never was", start + "expect bob is logged in\n",
+			`07-test.scenario:2: expected "bob connects", "bob logs in" or "bob tries to log in" before bob does anything`},
+		{"a setting after a step", start + "server drain deadline 1s\n",
+			`07-test.scenario:2: expected the server's settings before the first step; got a setting after "alice logs in"`},
+		{"a step after an expectation", start + "expect alice is logged in\nctrl-c\n",
+			`07-test.scenario:3: expected an "expect ..." line: the steps come before the expectations; got "ctrl-c"`},
+		{"an exit without ctrl-c", start + "expect the server exits within 5s\n",
+			`07-test.scenario:2: expected a "ctrl-c" step before "expect the server exits within 5s": ` +
+				`the time to exit counts from it`},
+		{"nothing expected", "# a comment\n" + start,
+			`07-test.scenario:3: expected an "expect ..." line before the end of the file`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(t, tc.text)
+			require.Error(t, err)
+			assert.Equal(t, tc.err, err.Error())
+		})
+	}
+}
+
+func TestParseNamesAScenarioAfterItsFile(t *testing.T) {
+	for file, want := range map[string]string{
+		"01-slow-reader.scenario":       "slow-reader",
+		"scenarios/10-x-y.scenario":     "x-y",
+		"taken-name.scenario":           "taken-name",
+		"v2-taken-name.scenario":        "v2-taken-name",
+		"dir/no-number-here.scenario":   "no-number-here",
+		"007-three-digits.scenario":     "three-digits",
+		"01-only-the-first.scenario.md": "only-the-first.scenario.md",
+	} {
+		assert.Equal(t, want, shortName(file), file)
+	}
+}
+
+func TestTheScenarioFilesParse(t *testing.T) {
+	all, err := All()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(all), 10)
+	seen := map[string]bool{}
+	for _, sc := range all {
+		assert.False(t, seen[sc.Name], "two scenarios named %s", sc.Name)
+		seen[sc.Name] = true
+		assert.NotEmpty(t, sc.Title, "%s has no comment at the top", sc.File)
+	}
+	selected, err := Select(all, []string{"taken-name", "slow-reader"})
+	require.NoError(t, err)
+	assert.Equal(t, "slow-reader", selected[0].Name, "Select keeps the files' order")
+	_, err = Select(all, []string{"no-such"})
+	assert.ErrorContains(t, err, `no scenario "no-such" (have slow-reader, `)
+}

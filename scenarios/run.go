@@ -1,0 +1,363 @@
+package scenarios
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// DefaultPatience is how long a client waits with nothing arriving before it
+// gives up. It is a guard that turns a hang into a verdict, never a timing
+// that a verdict depends on, so it is far longer than any pause a working
+// server shows: on a loaded 2-core machine, loopback TCP pauses for up to
+// 2 s at a time (ACKs that come late make the sender time out, spuriously,
+// and back off). What a hang costs is this much waiting, without CPU, which
+// achat compare overlaps by running several scenarios at once.
+const DefaultPatience = 10 * time.Second
+
+// Runner runs scenarios against chapters, each run against a new server
+// process.
+type Runner struct {
+	Binary   string        // the achat command: each run starts "Binary serve -chapter ..."
+	Patience time.Duration // 0: DefaultPatience
+}
+
+// Result is one cell of the comparison: a scenario run against a chapter.
+type Result struct {
+	Scenario, Chapter string
+	Pass              bool
+	Figure            string    // the first failing check's figure, or the first check's
+	Stuck             *Outcome  // the step that could not complete, if any: then no check ran
+	Checks            []Outcome // one per expect line, in the file's order
+	Elapsed           time.Duration
+	Err               error // the run could not be made (say, the server did not start)
+}
+
+// Outcome is what one line of a scenario came to.
+type Outcome struct {
+	Line   int
+	Text   string
+	Pass   bool
+	Figure string
+}
+
+// Run runs sc against a new "achat serve -chapter chapter" process.
+func (rn Runner) Run(sc Scenario, chapter string) Result {
+	start := time.Now()
+	res := Result{Scenario: sc.Name, Chapter: chapter}
+	srv, err := startServer(rn.Binary, chapter, sc.DrainTimeout)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	r := &run{srv: srv, patience: rn.Patience, clients: map[string]*client{}, seq: map[string]int{}}
+	if r.patience == 0 {
+		r.patience = DefaultPatience
+	}
+	defer r.cleanup()
+	if stuck := r.steps(sc.Steps); stuck != nil {
+		res.Stuck, res.Figure = stuck, stuck.Figure
+	} else {
+		res.Checks = r.checks(sc.Expects)
+		res.Pass, res.Figure = true, res.Checks[0].Figure
+		for _, c := range res.Checks {
+			if !c.Pass {
+				res.Pass, res.Figure = false, c.Figure
+				break
+			}
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// run is the state of one run.
+type run struct {
+	srv      *server
+	patience time.Duration
+	clients  map[string]*client // by label: the client's latest connection
+	all      []*client          // every connection made, for cleanup
+	seq      map[string]int     // the next message number, by sender name
+	ctrlC    []time.Time        // when each SIGINT was sent
+	probes   int                // login checks so far, to tell them apart
+}
+
+// steps runs the steps in order, and returns the outcome of the first that
+// could not complete, if one could not.
+func (r *run) steps(steps []Step) *Outcome {
+	for _, s := range steps {
+		if err := s.action.do(r); err != nil {
+			return &Outcome{Line: s.Line, Text: s.Text, Figure: err.Error()}
+		}
+	}
+	return nil
+}
+
+// checks evaluates the expectations, in order, except that those that need
+// the process to have ended (its peak memory, its whole log) come after the
+// others, and after the process is killed if it has not exited.
+func (r *run) checks(expects []Expect) []Outcome {
+	out := make([]Outcome, len(expects))
+	for pass := range 2 {
+		if pass == 1 {
+			r.srv.kill()
+		}
+		for i, e := range expects {
+			_, afterExit := e.check.(needsExit)
+			if afterExit == (pass == 1) {
+				ok, figure := e.check.eval(r)
+				out[i] = Outcome{Line: e.Line, Text: e.Text, Pass: ok, Figure: figure}
+			}
+		}
+	}
+	return out
+}
+
+func (r *run) cleanup() {
+	r.srv.kill()
+	for _, c := range r.all {
+		c.close()
+	}
+	for _, c := range r.all {
+		c.wait()
+	}
+}
+
+// dial gives label a new connection.
+func (r *run) dial(label string) (*client, error) {
+	c, err := dial(label, r.srv.addr)
+	if err != nil {
+		return nil, err
+	}
+	r.clients[label] = c
+	r.all = append(r.all, c)
+	return c, nil
+}
+
+// action is what a step does. An error says why the step could not
+// complete, as a short figure: "stuck at 48,211 of 300,000".
+type action interface {
+	do(r *run) error
+}
+
+// clientAction is an action of a client that must have connected before.
+type clientAction interface {
+	action
+	who() string
+}
+
+type connect struct{ client string }
+
+func (a connect) do(r *run) error {
+	_, err := r.dial(a.client)
+	return err
+}
+
+// login sends name, then a line to itself, and waits for that line: once it
+// is back, the server routes messages to name. must makes a refusal stop
+// the run.
+type login struct {
+	client, name string
+	must         bool
+}
+
+func (a login) do(r *run) error {
+	c := r.clients[a.client]
+	if c == nil || c.state() != notLoggedIn { // a client logs in on a new connection
+		var err error
+		if c, err = r.dial(a.client); err != nil {
+			return err
+		}
+	}
+	r.probes++
+	probe := fmt.Sprintf("%s: login check %d", a.name, r.probes)
+	c.send(writeLines(a.name, probe))
+	echo := "from " + probe
+	ok := c.await(r.patience, func(in *inbox) bool { return in.hasLine(echo) })
+	c.setLogin(a.name, ok, r.patience)
+	if !ok && a.must {
+		return fmt.Errorf("%s %s", a.client, c.loginFigure())
+	}
+	return nil
+}
+
+func (c *client) state() loginState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.login
+}
+
+// setLogin records how a login attempt ended.
+func (c *client) setLogin(name string, ok bool, patience time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.name = name
+	switch {
+	case ok:
+		c.login = loggedIn
+	case !c.in.ended:
+		c.login, c.refusal = refused, "no answer in "+duration(patience)
+	default:
+		c.login, c.refusal = refused, "refused silently"
+		if line, ok := c.in.lineStarting("error: "); ok {
+			c.refusal = "refused: " + short(line)
+		}
+	}
+}
+
+func (c *client) loginFigure() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.login == loggedIn {
+		return "logged in"
+	}
+	return c.refusal
+}
+
+func writeLines(lines ...string) job {
+	return func(w *bufio.Writer, _ *net.TCPConn) error {
+		_, err := w.WriteString(strings.Join(lines, "\n") + "\n")
+		return err
+	}
+}
+
+// sendMessages sends n numbered messages, numbered on from the sender's
+// last one, so that a recipient can tell what it lost, got twice, or got
+// out of order.
+type sendMessages struct {
+	client string
+	n      int
+	to     []string
+}
+
+func (a sendMessages) who() string { return a.client }
+
+func (a sendMessages) do(r *run) error {
+	c := r.clients[a.client]
+	first := r.seq[c.name]
+	r.seq[c.name] += a.n
+	to := strings.Join(a.to, ", ")
+	c.send(func(w *bufio.Writer, _ *net.TCPConn) error {
+		line := make([]byte, 0, 128)
+		for seq := first; seq < first+a.n; seq++ {
+			line = appendMessage(line[:0], to, seq)
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return nil
+}
+
+type sendLine struct{ client, line string }
+
+func (a sendLine) who() string { return a.client }
+
+func (a sendLine) do(r *run) error {
+	r.clients[a.client].send(writeLines(a.line))
+	return nil
+}
+
+// sendBlob sends mb MiB of "x", and no newline.
+type sendBlob struct {
+	client string
+	mb     int
+}
+
+func (a sendBlob) who() string { return a.client }
+
+func (a sendBlob) do(r *run) error {
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	r.clients[a.client].send(func(w *bufio.Writer, _ *net.TCPConn) error {
+		for range a.mb << 4 { // 16 chunks of 64 KiB to the MiB
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return nil
+}
+
+type stopReading struct{ client string }
+
+func (a stopReading) who() string { return a.client }
+
+func (a stopReading) do(r *run) error {
+	r.clients[a.client].gate.hold()
+	return nil
+}
+
+// stopSending half-closes the connection, after what was sent before: the
+// server reads the end of the input, and the client can still read, as with
+// Ctrl-D in "achat client".
+type stopSending struct{ client string }
+
+func (a stopSending) who() string { return a.client }
+
+func (a stopSending) do(r *run) error {
+	r.clients[a.client].send(func(w *bufio.Writer, conn *net.TCPConn) error {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return conn.CloseWrite()
+	})
+	return nil
+}
+
+// disconnect closes the connection at once, unread input and all, as a
+// client whose process dies does.
+type disconnect struct{ client string }
+
+func (a disconnect) who() string { return a.client }
+
+func (a disconnect) do(r *run) error {
+	r.clients[a.client].close()
+	return nil
+}
+
+// waitRead waits until the client has read n numbered messages.
+type waitRead struct {
+	client string
+	n      int
+}
+
+func (a waitRead) who() string { return a.client }
+
+func (a waitRead) do(r *run) error {
+	c := r.clients[a.client]
+	if c.await(r.patience, func(in *inbox) bool { return len(in.messages) >= a.n }) {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Errorf("stuck at %s of %s", count(len(c.in.messages)), count(a.n))
+}
+
+// readToEnd reads until the server closes the connection, or until nothing
+// has come for the patience, and then closes it. It never fails: whether
+// the server closed is for "expect <name> was disconnected" to say.
+type readToEnd struct{ client string }
+
+func (a readToEnd) who() string { return a.client }
+
+func (a readToEnd) do(r *run) error {
+	c := r.clients[a.client]
+	c.gate.open()
+	c.await(r.patience, func(*inbox) bool { return false })
+	c.close()
+	return nil
+}
+
+// ctrlC sends SIGINT, as Ctrl-C in the server's terminal does.
+type ctrlC struct{}
+
+func (ctrlC) do(r *run) error {
+	r.ctrlC = append(r.ctrlC, time.Now())
+	r.srv.interrupt(len(r.ctrlC), startGuard)
+	return nil
+}

@@ -1,0 +1,191 @@
+package scenarios
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// server is a running "achat serve": a real process, on a free loopback
+// port, stopped by real signals.
+type server struct {
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed once the process has exited and its log is read
+	exitAt time.Time     // set before exited is closed
+
+	logged chan struct{} // a token after each line of log
+	mu     sync.Mutex
+	log    strings.Builder // everything the process wrote to stderr
+	peakKB int64           // the highest VmHWM read, 0 if none could be
+
+	sampled chan struct{} // closed when sample has returned
+}
+
+var listeningAddr = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startGuard bounds how long a server may take to say where it listens.
+const startGuard = 10 * time.Second
+
+// startServer runs "binary serve -chapter chapter -addr 127.0.0.1:0" and
+// waits until it logs its address. The caller must call kill.
+func startServer(binary, chapter string, drainTimeout time.Duration) (*server, error) {
+	args := []string{"serve", "-chapter", chapter, "-addr", "127.0.0.1:0"}
+	if drainTimeout > 0 {
+		args = append(args, "-drain-timeout", drainTimeout.String())
+	}
+	s := &server{cmd: exec.Command(binary, args...), exited: make(chan struct{}),
+		logged: make(chan struct{}, 1), sampled: make(chan struct{})}
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go s.readLog(bufio.NewScanner(stderr), addr) // ends at the process's exit; closes exited
+	go s.sample()                                // ends at the process's exit; kill waits
+	select {
+	case s.addr = <-addr:
+		return s, nil
+	case <-s.exited:
+		return nil, fmt.Errorf("achat serve -chapter %s exited before it listened:\n%s", chapter, s.Log())
+	case <-time.After(startGuard):
+		s.kill()
+		return nil, fmt.Errorf("achat serve -chapter %s did not listen within %v", chapter, startGuard)
+	}
+}
+
+// readLog keeps the log, sends the listening address on addr, and closes
+// exited once the process has exited: Wait must come after the last read
+// of stderr.
+func (s *server) readLog(lines *bufio.Scanner, addr chan<- string) {
+	for lines.Scan() {
+		s.mu.Lock()
+		s.log.WriteString(lines.Text() + "\n")
+		s.mu.Unlock()
+		select {
+		case s.logged <- struct{}{}:
+		default: // a token is there already
+		}
+		if m := listeningAddr.FindStringSubmatch(lines.Text()); m != nil {
+			addr <- m[1] // once: the server logs its address once
+		}
+	}
+	s.cmd.Wait()
+	s.exitAt = time.Now()
+	close(s.exited)
+}
+
+// Log returns what the server has logged so far.
+func (s *server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// signalSeen is what achat serve logs when it takes its first and second
+// SIGINT.
+var signalSeen = []string{`msg="shutting down`, `msg="second signal`}
+
+// interrupt sends the n-th SIGINT (n from 1) and waits until the server logs
+// that it took it, or exits: two signals sent at once may reach a process
+// as one. guard bounds the wait.
+func (s *server) interrupt(n int, guard time.Duration) {
+	if s.cmd.Process.Signal(os.Interrupt) != nil || n > len(signalSeen) {
+		return // it has exited, or a third signal kills it: nothing to wait for
+	}
+	s.waitLog(signalSeen[n-1], guard)
+}
+
+// waitLog waits until the log contains text, the process exits, or guard
+// passes.
+func (s *server) waitLog(text string, guard time.Duration) bool {
+	timeout := time.After(guard)
+	for !strings.Contains(s.Log(), text) {
+		select {
+		case <-s.logged:
+		case <-s.exited:
+			return strings.Contains(s.Log(), text)
+		case <-timeout:
+			return false
+		}
+	}
+	return true
+}
+
+// waitExit waits until the process exits or the deadline passes, and
+// reports whether it exited.
+func (s *server) waitExit(deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-s.exited:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// sampleEvery is how often sample reads the server's peak memory.
+const sampleEvery = 10 * time.Millisecond
+
+// sample reads the server's peak memory until it exits. VmHWM only grows,
+// so a read after a peak sees it: only a peak in the last few milliseconds
+// before an exit can be missed. kill reads it once more before it kills.
+func (s *server) sample() {
+	defer close(s.sampled)
+	tick := time.NewTicker(sampleEvery)
+	defer tick.Stop()
+	for {
+		s.readPeak()
+		select {
+		case <-tick.C:
+		case <-s.exited:
+			return
+		}
+	}
+}
+
+func (s *server) readPeak() {
+	if kB, err := vmHWM(s.cmd.Process.Pid); err == nil {
+		s.mu.Lock()
+		s.peakKB = max(s.peakKB, kB)
+		s.mu.Unlock()
+	}
+}
+
+// peak returns the server's peak memory in kB, 0 if unknown.
+func (s *server) peak() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peakKB
+}
+
+// kill kills the process if it is still running, after a last read of its
+// peak memory, and waits for its exit.
+func (s *server) kill() {
+	select {
+	case <-s.exited:
+	default:
+		s.readPeak()
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	<-s.sampled
+}
+
+// exitFigure says how the process exited, after exited is closed.
+func (s *server) exitFigure(after time.Time) string {
+	in := " in " + duration(s.exitAt.Sub(after))
+	if status := s.cmd.ProcessState.ExitCode(); status >= 0 {
+		return fmt.Sprintf("exit %d%s", status, in)
+	}
+	return "killed by a signal" + in // the third SIGINT, or a SIGINT after signal.Stop
+}
