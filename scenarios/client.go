@@ -287,6 +287,17 @@ func (in *inbox) closedByServer() bool {
 }
 
 // hasLine reports whether a recorded line is want.
+// hasLinePrefix reports whether a line other than a numbered message starts
+// with prefix.
+func (in *inbox) hasLinePrefix(prefix string) bool {
+	for _, l := range in.lines {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 func (in *inbox) hasLine(want string) bool {
 	for _, l := range in.lines {
 		if l == want {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,22 @@ var stepForms = []form{
 	}),
 	newForm("<name> tries to log in as <name>", func(a []string) (any, error) {
 		return login{client: a[0], name: a[1]}, nil
+	}),
+	// Before the form without a window: "<names>" would take the window in.
+	newForm("<name> sends <N> messages to <names>, <N> at a time", func(a []string) (any, error) {
+		n, err := parseCount(a[1])
+		if err != nil {
+			return nil, err
+		}
+		window, err := parseCount(a[3])
+		if err != nil {
+			return nil, err
+		}
+		to, err := parseNames(a[2])
+		if err == nil && !slices.Contains(to, a[0]) {
+			err = fmt.Errorf("%s sends %d at a time, and waits for its own copies: it must be a recipient", a[0], window)
+		}
+		return sendMessages{client: a[0], n: n, to: to, window: window}, err
 	}),
 	newForm("<name> sends <N> messages to <names>", func(a []string) (any, error) {
 		n, err := parseCount(a[1])

@@ -24,6 +24,7 @@ alice logs in
 bob tries to log in
 impostor tries to log in as alice
 alice sends 300,000 messages to alice, bob
+alice sends 2000 messages to bob, alice, 500 at a time
 alice sends 1 message to bob
 alice sends the line "bob: \xff"
 bob sends 100 MB without a newline
@@ -58,6 +59,7 @@ expect the server logs "messages not delivered"
 		login{client: "bob", name: "bob"},
 		login{client: "impostor", name: "alice"},
 		sendMessages{client: "alice", n: 300_000, to: []string{"alice", "bob"}},
+		sendMessages{client: "alice", n: 2000, to: []string{"bob", "alice"}, window: 500},
 		sendMessages{client: "alice", n: 1, to: []string{"bob"}},
 		sendLine{client: "alice", line: "bob: \xff"},
 		sendBlob{client: "bob", mb: 100},
@@ -84,7 +86,7 @@ expect the server logs "messages not delivered"
 		peakMemory{mb: 50},
 		logs{text: "messages not delivered"},
 	}, checks)
-	assert.Equal(t, 20, sc.Expects[0].Line)
+	assert.Equal(t, 21, sc.Expects[0].Line)
 	assert.Equal(t, "expect bob received 300_000 messages from alice, in order", sc.Expects[0].Text)
 }
 
@@ -93,13 +95,15 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 	for _, tc := range []struct{ name, text, err string }{
 		{"an unknown step", start + "alice log in\nexpect alice is logged in\n",
 			`07-test.scenario:2: expected "<name> connects", "<name> logs in", "<name> tries to log in", ` +
-				`"<name> tries to log in as <name>", "<name> sends <N> messages to <names>", ` +
+				`"<name> tries to log in as <name>", "<name> sends <N> messages to <names>, <N> at a time", ` +
+				`"<name> sends <N> messages to <names>", ` +
 				`"<name> sends the line <text>", "<name> sends <N> MB without a newline", ` +
 				`"<name> stops reading", "<name> stops sending", "<name> disconnects", ` +
 				`"<name> has read her <N>th message", "<name> reads until the server closes" or "ctrl-c"; ` +
 				`got "alice log in"`},
 		{"a misspelt step: the forms that start the same", start + "alice sends 3 mesages to bob\n",
-			`07-test.scenario:2: expected "<name> sends <N> messages to <names>", "<name> sends the line <text>" ` +
+			`07-test.scenario:2: expected "<name> sends <N> messages to <names>, <N> at a time", ` +
+				`"<name> sends <N> messages to <names>", "<name> sends the line <text>" ` +
 				`or "<name> sends <N> MB without a newline"; got "alice sends 3 mesages to bob"`},
 		{"a misspelt expectation", start + "expect the server exit within 5s\n",
 			`07-test.scenario:2: expected "expect the server exits within <duration>", ` +
@@ -107,6 +111,8 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 				`got "expect the server exit within 5s"`},
 		{"a misspelt setting", "server drain timeout 1s\n",
 			`07-test.scenario:1: expected "server drain deadline <duration>"; got "server drain timeout 1s"`},
+		{"a window without its sender among the recipients", start + "alice sends 10 messages to bob, 5 at a time\n",
+			`07-test.scenario:2: alice sends 5 at a time, and waits for its own copies: it must be a recipient`},
 		{"no messages", start + "alice sends 0 messages to alice\n",
 			`07-test.scenario:2: expected a number above 0; got "0"`},
 		{"a bad duration", "server drain deadline 5\n",

@@ -226,11 +226,14 @@ func writeLines(lines ...string) job {
 
 // sendMessages sends n numbered messages, numbered on from the sender's
 // last one, so that a recipient can tell what it lost, got twice, or got
-// out of order.
+// out of order. With a window, the sender sends that many at a time, and
+// waits until it has read as many more numbered messages (its own copies)
+// before it sends more: a sender that keeps up with what it receives.
 type sendMessages struct {
 	client string
 	n      int
 	to     []string
+	window int // 0: all at once
 }
 
 func (a sendMessages) who() string { return a.client }
@@ -240,12 +243,27 @@ func (a sendMessages) do(r *run) error {
 	first := r.seq[c.name]
 	r.seq[c.name] += a.n
 	to := strings.Join(a.to, ", ")
+	window := a.window
+	if window == 0 {
+		window = a.n
+	}
 	c.send(func(w *bufio.Writer, _ *net.TCPConn) error {
+		c.mu.Lock()
+		read := len(c.in.messages) // the copies read so far
+		c.mu.Unlock()
 		line := make([]byte, 0, 128)
 		for seq := first; seq < first+a.n; seq++ {
 			line = appendMessage(line[:0], to, seq)
 			if _, err := w.Write(line); err != nil {
 				return err
+			}
+			if sent := seq - first + 1; a.window > 0 && sent%window == 0 && sent < a.n {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				if !c.await(r.patience, func(in *inbox) bool { return len(in.messages) >= read+sent }) {
+					return fmt.Errorf("%s never read its own copies of a window", c.name)
+				}
 			}
 		}
 		return nil
