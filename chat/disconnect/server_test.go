@@ -365,3 +365,22 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// A line that a client had only begun to send when Ctrl-C came is not a
+// message: the read deadline that stops the reader must not turn its first
+// half into one (protocol.NewScanner).
+func TestAHalfSentLineIsNotAMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := New(Config{})
+		l, served := servePipe(srv)
+		alice := chattest.DialPipe(t, l)
+		alice.LoginAs("alice")
+		_, err := io.WriteString(alice.Conn(), "alice: half a li") // no newline
+		require.NoError(t, err)
+		synctest.Wait() // the reader has read it, and waits for the rest
+
+		require.NoError(t, srv.Shutdown(context.Background()))
+		require.ErrorIs(t, <-served, ErrServerClosed)
+		alice.ExpectClosed() // and nothing before the close
+	})
+}

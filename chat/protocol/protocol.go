@@ -31,6 +31,7 @@ package protocol
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -205,9 +206,34 @@ func FormatDelivery(from, text string) string {
 // NewScanner returns a line scanner over r that stops at a line longer than
 // MaxLineBytes: Scan returns false and Err returns bufio.ErrTooLong, and the
 // scanner has buffered no more than MaxLineBytes+2 bytes of that line.
+//
+// A last line without a newline is a line at the end of the input, but not
+// when a read error cut it short. bufio.ScanLines cannot tell the two apart:
+// a read deadline that stops a reader (at shutdown) would turn a half-typed
+// "alice: hel" into a message. So the scanner stops with the error instead.
 func NewScanner(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(r)
+	reads := &lastError{r: r}
+	sc := bufio.NewScanner(reads)
 	// +2 leaves room for the line's "\r\n".
 	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes+2)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		cutShort := atEOF && len(data) > 0 && bytes.IndexByte(data, '\n') < 0
+		if cutShort && reads.err != nil && !errors.Is(reads.err, io.EOF) {
+			return 0, nil, reads.err
+		}
+		return bufio.ScanLines(data, atEOF)
+	})
 	return sc
+}
+
+// lastError is a reader that remembers the error of its last Read.
+type lastError struct {
+	r   io.Reader
+	err error
+}
+
+func (l *lastError) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.err = err
+	return n, err
 }

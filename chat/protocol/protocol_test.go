@@ -2,8 +2,11 @@ package protocol
 
 import (
 	"bufio"
+	"io"
+	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -101,6 +104,22 @@ func TestScannerBoundsLines(t *testing.T) {
 		assert.Equal(t, long, sc.Text())
 		require.True(t, sc.Scan())
 		assert.Equal(t, "next", sc.Text())
+	})
+	t.Run("a last line without a newline is a line at the end of the input", func(t *testing.T) {
+		sc := NewScanner(strings.NewReader("bob: one\nbob: two"))
+		require.True(t, sc.Scan())
+		require.True(t, sc.Scan())
+		assert.Equal(t, "bob: two", sc.Text())
+		assert.False(t, sc.Scan())
+		assert.NoError(t, sc.Err())
+	})
+	t.Run("but not when a read error cut it short", func(t *testing.T) {
+		sc := NewScanner(io.MultiReader(strings.NewReader("bob: one\nbob: half a li"),
+			iotest.ErrReader(os.ErrDeadlineExceeded)))
+		require.True(t, sc.Scan())
+		assert.Equal(t, "bob: one", sc.Text())
+		assert.False(t, sc.Scan(), "the half line is not a line")
+		assert.ErrorIs(t, sc.Err(), os.ErrDeadlineExceeded)
 	})
 	t.Run("a longer line stops the scanner with ErrTooLong", func(t *testing.T) {
 		sc := NewScanner(strings.NewReader(strings.Repeat("x", MaxLineBytes+3) + "\n"))

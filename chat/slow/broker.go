@@ -101,9 +101,9 @@ func (s *Server) route(peers map[string]peer, ev messageEvent) {
 	line := protocol.FormatDelivery(ev.from, ev.msg.Text)
 	var unknown []string
 	for _, name := range ev.msg.To {
-		if p, ok := peers[name]; ok {
+		if p, ok := peers[name]; ok && !p.evicted {
 			s.push(peers, name, p, line)
-		} else {
+		} else { // not logged in, or on its way out (see evict)
 			unknown = append(unknown, name)
 		}
 	}

@@ -24,7 +24,8 @@ type Config struct {
 
 // DefaultMaxQueued bounds what one client can make the server hold: at most
 // this many lines (each at most protocol.MaxLineBytes, usually far less)
-// wait in its queue, and as many again in its writer's hands.
+// wait in its queue, plus the one that crossed the bound and the error line,
+// and as many again in its writer's hands.
 const DefaultMaxQueued = 4096
 
 // Server is a chat server. Create it with New, run it with Serve, stop it

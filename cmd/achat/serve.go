@@ -35,6 +35,10 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "achat serve: %v\n", err)
 		return 2
 	}
+	if *maxQueued != 0 && ch.name != "slow" {
+		fmt.Fprintf(stderr, "achat serve: -max-queued is for -chapter slow: chapter %s has no bound\n", ch.name)
+		return 2
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
