@@ -83,6 +83,9 @@ func changes(hunk, s string) bool {
 
 var bubble = regexp.MustCompile(`synctest bubble \d+`)
 
+// logPrefix is the "property.go:147: " that testing puts before a log entry.
+var logPrefix = regexp.MustCompile(`^\w+\.go:\d+: `)
+
 func counterexample(root string, args []string) (string, error) {
 	if len(args) != 2 {
 		return "", fmt.Errorf("want: counterexample CHAPTER TEST")
@@ -94,8 +97,11 @@ func counterexample(root string, args []string) (string, error) {
 	var b strings.Builder
 	indent := "" // set at "the schedule" line: what to strip from each line
 	for _, line := range strings.SplitAfter(out, "\n") {
-		if t := strings.TrimLeft(line, " "); indent == "" && strings.HasPrefix(t, "the schedule") {
-			indent = line[:len(line)-len(t)]
+		// A mutant's test prints the inner test's log as it came, where each
+		// entry starts with its "file.go:NN: ".
+		t := logPrefix.ReplaceAllString(strings.TrimLeft(line, " "), "")
+		if indent == "" && strings.HasPrefix(t, "the schedule") {
+			indent = line[:len(line)-len(strings.TrimLeft(line, " "))]
 		}
 		if indent == "" {
 			continue
@@ -103,8 +109,9 @@ func counterexample(root string, args []string) (string, error) {
 		if !strings.HasPrefix(line, indent) { // "--- PASS": the log is over
 			break
 		}
+		line = logPrefix.ReplaceAllString(strings.TrimPrefix(line, indent), "")
 		// Bubble numbers count the schedules tried; they differ every run.
-		b.WriteString(bubble.ReplaceAllString(strings.TrimPrefix(line, indent), "synctest bubble N"))
+		b.WriteString(bubble.ReplaceAllString(line, "synctest bubble N"))
 	}
 	if b.Len() == 0 {
 		return "", fmt.Errorf("%s printed no schedule:\n%s", args[1], out)
