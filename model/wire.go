@@ -23,7 +23,8 @@ const maxLine = 64<<10 + 1 // 64 KiB, and room for a "\r"
 
 // parseMessage reads "a, b: text": recipients before the first colon, trimmed,
 // without empty names or repeats; the text after it, trimmed. A line that is
-// not UTF-8, or is too long, is not a message.
+// not UTF-8, or is too long, or whose text holds a control character but tab,
+// is not a message.
 func parseMessage(line string) (parsed, bool) {
 	dest, text, found := strings.Cut(line, ":")
 	if !found || len(line) > maxLine || !utf8.ValidString(line) {

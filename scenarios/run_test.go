@@ -1,17 +1,14 @@
 package scenarios
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
+
+	"achat/internal/testbin"
 )
 
 // runner runs the scenarios of these tests against achat, built once by
@@ -22,25 +19,7 @@ import (
 var runner Runner
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "scenarios-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	runner = Runner{Binary: filepath.Join(dir, "achat")}
-	build := exec.Command("go", "build", "-o", runner.Binary, "achat/cmd/achat")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building achat:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := goleak.Find(); code == 0 && err != nil {
-		fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
-		code = 1
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, &runner.Binary)
 }
 
 // runText parses a scenario and runs it against chapter.

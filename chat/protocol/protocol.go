@@ -15,6 +15,7 @@
 //	error: name "alice" is taken                  (then the connection closes)
 //	error: name contains ",", ":", or a control or invisible character   (idem)
 //	error: no colon after the recipients; expected "name1, name2: text"
+//	error: text contains a control character
 //	error: not logged in: zed                     (the others still get it)
 //	error: line too long: the limit is 65536 bytes   (then the client is logged out)
 //
