@@ -225,8 +225,10 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 func ExpectCounterexample(t *testing.T, newServer NewServer, opts Options, want model.Property) {
 	opts = opts.withDefaults()
 	opts.focus = want
-	defer setFlag(t, "rapid.nofailfile", "true")() // a counterexample here is the point, not a regression
-	if !flagSetByUser("rapid.shrinktime") {
+	if !flagSetByUser("rapid.nofailfile", "RAPID_NOFAILFILE") { // make docs sets it, to store the draw
+		defer setFlag(t, "rapid.nofailfile", "true")() // a counterexample here is the point, not a regression
+	}
+	if !flagSetByUser("rapid.shrinktime", "RAPID_SHRINKTIME") {
 		defer setFlag(t, "rapid.shrinktime", "10s")() // a demonstration, not a hunt: 30s is rapid's default
 	}
 	rec := &recorder{name: t.Name()}
@@ -249,10 +251,12 @@ func ExpectCounterexample(t *testing.T, newServer NewServer, opts Options, want 
 	t.Logf("rapid's shrunk counterexample:\n%s", out)
 }
 
-func flagSetByUser(name string) bool {
+// flagSetByUser reports whether rapid's flag name was given, on the command
+// line or in its environment variable env.
+func flagSetByUser(name, env string) bool {
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set || os.Getenv("RAPID_SHRINKTIME") != ""
+	return set || os.Getenv(env) != ""
 }
 
 func setFlag(t *testing.T, name, value string) (restore func()) {

@@ -39,12 +39,23 @@ var mutants = []chattest.Mutant{
 		Run:  "^TestProperties$/^leaving$",
 	},
 	{
-		// The broker forgets to remove the peer: the name is never freed.
+		// The reader forgets to say that its client left: the name is never
+		// freed.
 		Name: "a name never freed",
+		Edits: []chattest.Edit{chattest.Replace("conn.go",
+			"\ts.events <- leaveEvent{id: id, name: name}\n}", "}")},
+		Want: model.Login,
+	},
+	{
+		// The broker forgets to remove the peer that left: its name stays
+		// taken, and its writer keeps writing what others send to the name.
+		// Either property may be the first that rapid finds broken.
+		Name: "a peer kept after it left",
 		Edits: []chattest.Edit{chattest.Replace("broker.go",
 			"\tdelete(peers, ev.name)\n\tp.queue.Close() // the broker's last push to this queue: the writer may finish\n",
 			"")},
 		Want: model.Login,
+		Also: []model.Property{model.Spurious},
 	},
 	{
 		// The reader does not wait for the broker's verdict on its name, and

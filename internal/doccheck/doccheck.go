@@ -69,8 +69,8 @@ func Parse(text string) ([]Block, error) {
 }
 
 // Want returns what block b should contain, reading sources under root.
-// Outputs whose Slow field is set are skipped (ok is false) unless slow.
-func Want(root string, b Block, slow bool) (want string, ok bool, err error) {
+// With fresh, outputs that come from a random search search anew.
+func Want(root string, b Block, fresh bool) (want string, ok bool, err error) {
 	switch b.Kind {
 	case "code":
 		if len(b.Args) == 3 && b.Args[1] == "lines" {
@@ -91,10 +91,7 @@ func Want(root string, b Block, slow bool) (want string, ok bool, err error) {
 		if !found {
 			return "", false, fmt.Errorf("no output function %q in doccheck.Outputs", b.Args[0])
 		}
-		if out.Slow && !slow {
-			return "", false, nil
-		}
-		want, err = out.Run(root, b.Args[1:])
+		want, err = out(root, b.Args[1:], fresh)
 		return want, err == nil, err
 	}
 	return "", false, fmt.Errorf("unknown kind %q", b.Kind)

@@ -11,13 +11,17 @@ import (
 
 var (
 	update = flag.Bool("update", false, "rewrite the docs' blocks from their sources")
-	slow   = flag.Bool("outputs", false, "also run the slow outputs (the counterexamples)")
+	fresh  = flag.Bool("outputs", false, "search anew for the counterexamples, instead of replaying the stored ones")
 )
 
-// TestDocs fails when a block of docs/*.md differs from what it quotes.
-// go test ./internal/doccheck -update rewrites them instead; add -outputs to
-// check or rewrite the counterexamples too.
+// TestDocs fails when a block of docs/*.md differs from what it quotes: the
+// code, a diff, or a counterexample replayed from its stored draw.
+// go test ./internal/doccheck -update rewrites them instead; add -outputs
+// (make docs) to search for new counterexamples and store their draws.
 func TestDocs(t *testing.T) {
+	if *fresh && !*update {
+		t.Fatal("-outputs replaces the stored draws: use it with -update (make docs)")
+	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -27,12 +31,12 @@ func TestDocs(t *testing.T) {
 		t.Fatalf("no docs under %s: %v", root, err)
 	}
 	for _, doc := range docs {
-		checkDoc(t, root, doc, *update, *slow)
+		checkDoc(t, root, doc, *update, *fresh)
 	}
 }
 
 // checkDoc checks, or with update rewrites, the blocks of one markdown file.
-func checkDoc(t testing.TB, root, doc string, update, slow bool) {
+func checkDoc(t testing.TB, root, doc string, update, fresh bool) {
 	t.Helper()
 	src, err := os.ReadFile(doc)
 	if err != nil {
@@ -46,15 +50,15 @@ func checkDoc(t testing.TB, root, doc string, update, slow bool) {
 	}
 	wants := make(map[int]string)
 	for i, b := range blocks {
-		want, ok, err := Want(root, b, slow)
+		want, ok, err := Want(root, b, fresh)
 		switch {
 		case err != nil:
 			t.Errorf("%s:%d: %s: %v", name, b.Line, b.Directive, err)
 		case ok && want != b.Got:
 			wants[i] = want
 			if !update {
-				t.Errorf("%s:%d: %s: the block differs from its source (go test ./internal/doccheck -update)\n%s",
-					name, b.Line, b.Directive, firstDiff(b.Got, want))
+				t.Errorf("%s:%d: %s: the block differs from its source (%s)\n%s",
+					name, b.Line, b.Directive, fix(b), firstDiff(b.Got, want))
 			}
 		}
 	}
@@ -64,6 +68,14 @@ func checkDoc(t testing.TB, root, doc string, update, slow bool) {
 		}
 		t.Logf("%s: rewrote %d blocks", name, len(wants))
 	}
+}
+
+// fix says how to bring block b up to date.
+func fix(b Block) string {
+	if b.Kind == "output" && b.Args[0] == "counterexample" {
+		return "its stored draw no longer tells this story: make docs searches anew"
+	}
+	return "go test ./internal/doccheck -update"
 }
 
 // A doc whose excerpt no longer matches the code must fail the check, name

@@ -2,34 +2,40 @@ package doccheck
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
 
 // An Output produces the content of an "output" block from the directive's
-// arguments. Slow outputs run a test suite, and what they print can vary from
-// run to run (rapid draws at random), so they are checked only on request.
-type Output struct {
-	Slow bool
-	Run  func(root string, args []string) (string, error)
-}
+// arguments. With fresh, an output that comes from a random search searches
+// anew; otherwise it replays what it stored the last time (see
+// counterexample), so that every run gives the same text.
+type Output func(root string, args []string, fresh bool) (string, error)
 
 // Outputs are the functions an "output" directive can name.
 var Outputs = map[string]Output{
 	// diff FROM TO FILE MATCH: the hunks of FILE in ./scripts/chapter-diff
 	// FROM TO (what `make diff` prints) that add or remove a line containing
 	// MATCH (the rest of the directive, spaces included).
-	"diff": {Run: diffHunks},
+	"diff": func(root string, args []string, _ bool) (string, error) { return diffHunks(root, args) },
 	// counterexample CHAPTER TEST: the shrunk schedule that
 	// `go test -count=1 -v -run '^TEST$' ./chat/CHAPTER` prints, from "the
 	// schedule" to the end of the test's log, without rapid's seed.
-	"counterexample": {Slow: true, Run: counterexample},
+	"counterexample": counterexample,
 }
 
 func run(root, name string, args ...string) (string, error) {
+	return runEnv(root, nil, name, args...)
+}
+
+// runEnv runs a command in root, with env added to the environment.
+func runEnv(root string, env []string, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
@@ -86,14 +92,82 @@ var bubble = regexp.MustCompile(`synctest bubble \d+`)
 // logPrefix is the "property.go:147: " that testing puts before a log entry.
 var logPrefix = regexp.MustCompile(`^\w+\.go:\d+: `)
 
-func counterexample(root string, args []string) (string, error) {
+// counterexample runs a test that must find, and shrink, a counterexample.
+// rapid's search is random, and shrinking under load need not end in the same
+// place, so the shrunk draw is stored in a rapid fail file,
+// docs/counterexamples/CHAPTER-TEST.fail. Without fresh the test replays that
+// file: rapid runs a fail file before it searches, and a draw that still
+// fails is reported as it is, unshrunk. The replay fails in the same way, and
+// tells the same story, for as long as the chapter, the harness and rapid
+// do. When one of them changes, the block and the story differ, and make docs
+// searches anew and stores the new draw.
+func counterexample(root string, args []string, fresh bool) (string, error) {
 	if len(args) != 2 {
 		return "", fmt.Errorf("want: counterexample CHAPTER TEST")
 	}
-	out, err := run(root, "go", "test", "-count=1", "-v", "-run", "^"+args[1]+"$", "./chat/"+args[0])
+	stored := filepath.Join(root, "docs", "counterexamples", storedName(args[0], args[1]))
+	env := []string{"RAPID_NOFAILFILE=false"} // rapid writes the shrunk draw: kept below
+	if !fresh {
+		if _, err := os.Stat(stored); err != nil {
+			return "", fmt.Errorf("no stored draw to replay (make docs stores one): %v", err)
+		}
+		env = []string{"RAPID_FAILFILE=" + stored, "RAPID_NOFAILFILE=true"}
+	}
+	out, err := runEnv(root, env, "go", "test", "-count=1", "-v", "-run", "^"+args[1]+"$", "./chat/"+args[0])
 	if err != nil {
 		return "", err
 	}
+	if fresh {
+		if err := keepFailFile(filepath.Join(root, "chat", args[0]), out, stored); err != nil {
+			return "", err
+		}
+	}
+	return story(out, args[1])
+}
+
+// storedName is the fail file's name for a chapter's test: the test's name
+// with every character that a file name might not like replaced.
+func storedName(chapter, test string) string {
+	safe := regexp.MustCompile(`[^A-Za-z0-9_-]`).ReplaceAllString(test, "_")
+	return chapter + "-" + safe + ".fail"
+}
+
+// failFile matches where rapid says it wrote a fail file.
+var failFile = regexp.MustCompile(`-rapid\.failfile="([^"]+)"`)
+
+// keepFailFile moves the last fail file that out names, the draw of the
+// counterexample the test printed, to stored, and deletes the others (of
+// runs whose failure did not replay). A fail file left under a package's
+// testdata/rapid would be replayed by every later run of its tests.
+func keepFailFile(pkgDir, out, stored string) error {
+	found := failFile.FindAllStringSubmatch(out, -1)
+	if len(found) == 0 {
+		return fmt.Errorf("the test wrote no fail file:\n%s", out)
+	}
+	for i, m := range found {
+		path := m[1]
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(pkgDir, path) // rapid names it from the package's directory
+		}
+		var err error
+		if i < len(found)-1 {
+			err = os.Remove(path)
+		} else if err = os.MkdirAll(filepath.Dir(stored), 0o755); err == nil {
+			err = os.Rename(path, stored)
+		}
+		if err != nil {
+			return err
+		}
+		// testdata/rapid/TEST, then testdata/rapid: each goes if it is empty.
+		os.Remove(filepath.Dir(path))
+		os.Remove(filepath.Dir(filepath.Dir(path)))
+	}
+	return nil
+}
+
+// story cuts, from a test's verbose output, the schedule the test logged
+// and the violations after it.
+func story(out, test string) (string, error) {
 	var b strings.Builder
 	indent := "" // set at "the schedule" line: what to strip from each line
 	for _, line := range strings.SplitAfter(out, "\n") {
@@ -114,7 +188,7 @@ func counterexample(root string, args []string) (string, error) {
 		b.WriteString(bubble.ReplaceAllString(line, "synctest bubble N"))
 	}
 	if b.Len() == 0 {
-		return "", fmt.Errorf("%s printed no schedule:\n%s", args[1], out)
+		return "", fmt.Errorf("%s printed no schedule:\n%s", test, out)
 	}
 	return b.String(), nil
 }
