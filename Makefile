@@ -55,11 +55,20 @@ spin: ## model-check the shutdown protocol and its bug variants with Spin
 # The seed (Rust/tokio) to compare with: build it once, outside the repo, as
 # docs/performance.md says. Without it, bench runs without the seed column.
 SEED ?= /tmp/seed-tokio/target/release/seed-tokio
+BENCH_SEED = $(if $(wildcard $(SEED)),-seed $(SEED))
+# Another build of achat to measure, e.g. an older commit's (BENCH_ACHAT=/tmp/achat-old).
+BENCH_ACHAT ?= bin/achat
+# slow runs pairs and fanout with room for a whole burst (-max-queued 65536):
+# with its default bound it disconnects a client that reads, but not as fast
+# as its partner sends (docs/06-slow.md), and there would be no rate to show.
+# The drain queues 300,000 lines: slow gets room for them. The flood keeps
+# the default: that it stays bounded is the point.
 bench: build ## measure pairs, fanout, drain, flood, idle (and the seed, if SEED exists)
 	$(GO) build -o bin/achatbench ./cmd/achatbench
-	./bin/achatbench -achat bin/achat -chapter broker,shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -echo -workloads pairs,fanout -runs 3
-	./bin/achatbench -achat bin/achat -chapter shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -workloads drain,flood -runs 3
-	./bin/achatbench -achat bin/achat -chapter shutdown $(if $(wildcard $(SEED)),-seed $(SEED)) -workloads idle -runs 1
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,disconnect,slow -max-queued 65536 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow -max-queued 400000 $(BENCH_SEED) -workloads drain -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow $(BENCH_SEED) -workloads flood -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow $(BENCH_SEED) -workloads idle -runs 1
 	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/ ./chat/shutdown/
 
 docs: ## rewrite the code excerpts and stored outputs in docs/ from the code

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -54,16 +55,33 @@ func dialSized(addr, name string, deadline time.Time, rsize, wsize int) (*client
 // server routes one client's lines in order, so when it comes back every
 // line sent before it has been routed. Lines before it are skipped.
 func (c *client) sync() error {
-	fmt.Fprintf(c.w, "%s: %s\n", c.name, syncText)
-	if err := c.w.Flush(); err != nil {
+	if err := c.askSync(); err != nil {
 		return err
 	}
+	return c.awaitSync()
+}
+
+// askSync sends the client its sync line.
+func (c *client) askSync() error {
+	fmt.Fprintf(c.w, "%s: %s\n", c.name, syncText)
+	return c.w.Flush()
+}
+
+// awaitSync reads, and drops, every line until the sync line.
+func (c *client) awaitSync() error { return c.awaitSyncNoting(nil) }
+
+// awaitSyncNoting is awaitSync, and calls errorLine, if it is not nil, for
+// each error line ("error: ...") it reads.
+func (c *client) awaitSyncNoting(errorLine func()) error {
 	for {
-		text, err := c.readText()
+		line, err := c.r.ReadSlice('\n')
 		if err != nil {
 			return err
 		}
-		if text == syncText {
+		if errorLine != nil && bytes.HasPrefix(line, []byte("error: ")) {
+			errorLine()
+		}
+		if _, text, _ := bytes.Cut(line[:len(line)-1], []byte(": ")); string(text) == syncText {
 			return nil
 		}
 	}

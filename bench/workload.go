@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -244,11 +245,27 @@ func Flood(srv *Server, cfg Config) Result {
 	}
 	defer reader.close()
 	defer sender.close()
+	// The sender reads while it floods, as a client does. A server that
+	// bounds its memory (chapter slow) disconnects the reader, and answers
+	// each later line with an error line: the flood is over, and the sender
+	// stops. awaitSyncNoting ends at the sync line, or when the connection
+	// does (defer sender.close).
+	var refused atomic.Bool
+	synced := make(chan error, 1)
+	go func() { synced <- sender.awaitSyncNoting(func() { refused.Store(true) }) }()
 	start := time.Now()
-	stop := func() bool { return time.Since(start) > cfg.Duration }
+	stop := func() bool { return refused.Load() || time.Since(start) > cfg.Duration }
 	res.Delivered, res.Err = sender.send("reader: ", cfg.Messages, stop)
 	if res.Err == nil {
-		res.Err = sender.sync() // every line sent is now in reader's queue
+		res.Err = sender.askSync()
+	}
+	if res.Err == nil {
+		res.Err = <-synced // every line sent is now queued for reader, or refused
+	}
+	if refused.Load() && res.Err != nil {
+		// The server also disconnected the sender, whose refusals it could
+		// not write as fast as they came: it bounds its memory that way too.
+		res.Err = nil
 	}
 	res.Elapsed = time.Since(start)
 	res.PeakRSSKB, _ = srv.PeakRSS()

@@ -44,7 +44,6 @@ func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
 // flushing whenever the queue is empty. It stops at the first write error.
 func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	defer conn.Close()
-	w := bufio.NewWriter(conn)
 	var batch []string
 	for {
 		var ok bool
@@ -52,19 +51,9 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 		if !ok {
 			break
 		}
-		if err := writeBatch(w, batch); err != nil {
+		if err := protocol.WriteLines(conn, batch); err != nil {
 			s.log.Warn("write failed", "peer", name, "err", err)
 			return
 		}
 	}
-}
-
-// writeBatch writes every message in batch and flushes once.
-func writeBatch(w *bufio.Writer, batch []string) error {
-	for _, line := range batch {
-		if _, err := w.WriteString(line); err != nil {
-			return err
-		}
-	}
-	return w.Flush()
 }

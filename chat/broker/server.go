@@ -41,7 +41,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		log:    logger,
 		hooks:  cfg.Hooks,
-		events: make(chan event),
+		events: make(chan event, eventsBuffered),
 	}
 }
 

@@ -117,7 +117,6 @@ func (s *Server) readMessages(lines *bufio.Scanner, conn net.Conn, id connID, na
 func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	defer s.writers.Done()
 	defer s.closeGracefully(conn)
-	w := bufio.NewWriter(conn)
 	var batch []string
 	var err error // the first write error
 	undelivered := 0
@@ -128,7 +127,7 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 			break
 		}
 		if err == nil {
-			err = writeBatch(w, batch)
+			err = protocol.WriteLines(conn, batch)
 		}
 		if err != nil {
 			undelivered += len(batch) // some of a failed batch may have gone out
@@ -155,14 +154,4 @@ func (s *Server) closeGracefully(conn net.Conn) {
 		io.Copy(io.Discard, conn) // its reader has returned: the writer is conn's only user
 	}
 	s.closeConn(conn)
-}
-
-// writeBatch writes every message in batch and flushes once.
-func writeBatch(w *bufio.Writer, batch []string) error {
-	for _, line := range batch {
-		if _, err := w.WriteString(line); err != nil {
-			return err
-		}
-	}
-	return w.Flush()
 }

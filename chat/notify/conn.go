@@ -88,7 +88,6 @@ func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
 // reader has returned. It is conn's last user, so it closes conn.
 func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string], stop <-chan struct{}) {
 	defer conn.Close()
-	w := bufio.NewWriter(conn)
 	var batch []string
 	for {
 		// BUG: when messages are queued and stop is closed, select picks one
@@ -104,19 +103,9 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string], stop 
 		if !ok {
 			return
 		}
-		if err := writeBatch(w, batch); err != nil {
+		if err := protocol.WriteLines(conn, batch); err != nil {
 			s.log.Warn("write failed", "peer", name, "err", err)
 			return
 		}
 	}
-}
-
-// writeBatch writes every message in batch and flushes once.
-func writeBatch(w *bufio.Writer, batch []string) error {
-	for _, line := range batch {
-		if _, err := w.WriteString(line); err != nil {
-			return err
-		}
-	}
-	return w.Flush()
 }

@@ -48,7 +48,7 @@ func New(cfg Config) *Server {
 		log:        logger,
 		hooks:      cfg.Hooks,
 		shutdown:   notifier{waiters: make(map[chan struct{}]struct{})},
-		events:     make(chan event),
+		events:     make(chan event, eventsBuffered),
 		acceptDone: make(chan struct{}),
 		brokerDone: make(chan struct{}),
 	}

@@ -38,6 +38,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -166,7 +167,7 @@ func badMessage(err error) error {
 
 // recipients splits "alice, bob,,alice" into [alice bob].
 func recipients(dest string) []string {
-	var to []string
+	to := make([]string, 0, strings.Count(dest, ",")+1) // one allocation, not one per doubling
 	var seen map[string]bool // the names in to, once there are manyRecipients
 	for name := range strings.SplitSeq(dest, ",") {
 		name = strings.TrimSpace(name)
@@ -215,8 +216,10 @@ func FormatDelivery(from, text string) string {
 func NewScanner(r io.Reader) *bufio.Scanner {
 	reads := &lastError{r: r}
 	sc := bufio.NewScanner(reads)
-	// +2 leaves room for the line's "\r\n".
-	sc.Buffer(make([]byte, 0, 4096), MaxLineBytes+2)
+	// The buffer starts small, because an idle client holds it for as long
+	// as it is connected, and doubles when a line does not fit. +2 leaves
+	// room for the line's "\r\n".
+	sc.Buffer(make([]byte, 0, scanStartBytes), MaxLineBytes+2)
 	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
 		cutShort := atEOF && len(data) > 0 && bytes.IndexByte(data, '\n') < 0
 		if cutShort && reads.err != nil && !errors.Is(reads.err, io.EOF) {
@@ -226,6 +229,33 @@ func NewScanner(r io.Reader) *bufio.Scanner {
 	})
 	return sc
 }
+
+// scanStartBytes is the size a scanner's buffer starts at: room for a few
+// dozen short lines in one read. (bufio's own start, 4 KiB, was a quarter of
+// what an idle connection cost: docs/performance.md.)
+const scanStartBytes = 1024
+
+// WriteLines writes lines to w, each already ending in "\n", through a
+// buffer, so that a batch of short lines costs one write system call per
+// buffer-full, not one per line. The buffer is borrowed from a pool for the
+// one call: a writer whose client is idle holds none.
+func WriteLines(w io.Writer, lines []string) error {
+	buf := writeBuffers.Get().(*bufio.Writer)
+	buf.Reset(w)
+	defer func() {
+		buf.Reset(nil) // the pooled buffer must not keep w alive
+		writeBuffers.Put(buf)
+	}()
+	for _, line := range lines {
+		if _, err := buf.WriteString(line); err != nil {
+			return err
+		}
+	}
+	return buf.Flush()
+}
+
+// writeBuffers are WriteLines' buffers, 4 KiB each.
+var writeBuffers = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
 
 // lastError is a reader that remembers the error of its last Read.
 type lastError struct {

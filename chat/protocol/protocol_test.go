@@ -169,3 +169,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// WriteLines writes every line, in order, across buffer-fulls; a write error
+// is returned, and does not stick to the pooled buffer that the next call
+// borrows.
+func TestWriteLines(t *testing.T) {
+	lines := make([]string, 500) // about 9 KB: more than one buffer-full
+	for i := range lines {
+		lines[i] = FormatDelivery("alice", strings.Repeat("x", i%7))
+	}
+	var got strings.Builder
+	require.NoError(t, WriteLines(&got, lines))
+	assert.Equal(t, strings.Join(lines, ""), got.String())
+
+	assert.ErrorIs(t, WriteLines(failingWriter{}, lines), io.ErrClosedPipe)
+
+	got.Reset()
+	require.NoError(t, WriteLines(&got, lines[:3]), "the buffer kept the last call's error")
+	assert.Equal(t, strings.Join(lines[:3], ""), got.String())
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }

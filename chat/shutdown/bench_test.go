@@ -1,11 +1,9 @@
 package shutdown
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 
@@ -13,7 +11,8 @@ import (
 )
 
 // The rest of the hot path, after parsing (see chat/protocol's benchmarks):
-// the broker routing a message, a writer writing a batch. Run with
+// the broker routing a message (a writer writing a batch is WriteLines, in
+// chat/protocol). Run with
 //
 //	go test -run '^$' -bench . -benchmem ./chat/shutdown/
 
@@ -75,22 +74,4 @@ func peerNames(n int) []string {
 		names[i] = fmt.Sprintf("r%d", i+1)
 	}
 	return names
-}
-
-// BenchmarkWriteBatch64 is a writer's loop body for a batch of 64 delivery
-// lines, to io.Discard through a bufio.Writer of the writer's size: 64
-// WriteStrings and one Flush per op.
-func BenchmarkWriteBatch64(b *testing.B) {
-	batch := make([]string, 64)
-	for i := range batch {
-		batch[i] = protocol.FormatDelivery("alice", strings.Repeat("x", 19))
-	}
-	w := bufio.NewWriter(io.Discard)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := writeBatch(w, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 }

@@ -56,7 +56,7 @@ func New(cfg Config) *Server {
 		hooks:      cfg.Hooks,
 		ctx:        ctx,
 		cancelCtx:  cancel,
-		events:     make(chan event),
+		events:     make(chan event, eventsBuffered),
 		acceptDone: make(chan struct{}),
 		brokerDone: make(chan struct{}),
 		drained:    make(chan struct{}),

@@ -71,7 +71,7 @@ func New(cfg Config) *Server {
 		maxQueued:  maxQueued,
 		ctx:        ctx,
 		cancelCtx:  cancel,
-		events:     make(chan event),
+		events:     make(chan event, eventsBuffered),
 		acceptDone: make(chan struct{}),
 		brokerDone: make(chan struct{}),
 		drained:    make(chan struct{}),

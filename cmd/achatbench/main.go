@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,11 +69,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	idleClients := flags.Int("idle-clients", 10_000, "idle connections held open in idle")
 	floodTime := flags.Duration("flood-time", 10*time.Second, "at most this long in flood")
 	timeout := flags.Duration("timeout", 2*time.Minute, "bound on each run")
+	maxQueued := flags.Int("max-queued", 0, "passed to achat serve for chapter slow: lines that may wait for a client (0: the chapter's default)")
 	runs := flags.Int("runs", 1, "run each workload this many times per server; the median run (by msg/s) is shown")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	targets := targetsFrom(*achat, *chapters, *seed, *echo)
+	targets := targetsFrom(*achat, *chapters, *maxQueued, *seed, *echo)
 	chosen, err := chooseWorkloads(*names)
 	if err != nil || len(targets) == 0 {
 		fmt.Fprintln(stderr, "achatbench: give -achat, -seed or -echo, and known -workloads;", err)
@@ -163,12 +165,16 @@ func exitCode(results []bench.Result) int {
 }
 
 // targetsFrom lists the servers the flags name, chapters first.
-func targetsFrom(achat, chapters, seed string, echo bool) []target {
+func targetsFrom(achat, chapters string, maxQueued int, seed string, echo bool) []target {
 	var targets []target
 	if achat != "" {
 		for ch := range strings.SplitSeq(chapters, ",") {
+			args := []string{"serve", "-chapter", ch, "-addr", "127.0.0.1:0"}
+			if ch == "slow" && maxQueued > 0 {
+				args = append(args, "-max-queued", strconv.Itoa(maxQueued))
+			}
 			targets = append(targets, target{name: ch, start: func() (*bench.Server, error) {
-				return bench.StartLogging(ch, exec.Command(achat, "serve", "-chapter", ch, "-addr", "127.0.0.1:0"))
+				return bench.StartLogging(ch, exec.Command(achat, args...))
 			}})
 		}
 	}

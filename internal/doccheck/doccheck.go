@@ -16,6 +16,7 @@
 package doccheck
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -92,6 +93,9 @@ func Want(root string, b Block, fresh bool) (want string, ok bool, err error) {
 			return "", false, fmt.Errorf("no output function %q in doccheck.Outputs", b.Args[0])
 		}
 		want, err = out(root, b.Args[1:], fresh)
+		if errors.Is(err, ErrUnavailable) {
+			return "", false, nil
+		}
 		return want, err == nil, err
 	}
 	return "", false, fmt.Errorf("unknown kind %q", b.Kind)

@@ -1,6 +1,7 @@
 package doccheck
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,32 @@ var Outputs = map[string]Output{
 	// `go test -count=1 -v -run '^TEST$' ./chat/CHAPTER` prints, from "the
 	// schedule" to the end of the test's log, without rapid's seed.
 	"counterexample": counterexample,
+	// spin-stories: the counterexamples that `go run
+	// ./model/spin/cmd/spinreport` tells after its table, which are the
+	// same on every run (pan's search is deterministic; its table's times
+	// are not, so the table is not checked). Skipped without spin and gcc.
+	"spin-stories": spinStories,
+}
+
+// ErrUnavailable is returned by an output whose tools are not installed: its
+// block is not checked.
+var ErrUnavailable = errors.New("a tool it needs is not installed")
+
+func spinStories(root string, _ []string, _ bool) (string, error) {
+	for _, tool := range []string{"spin", "gcc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", ErrUnavailable
+		}
+	}
+	out, err := run(root, "go", "run", "./model/spin/cmd/spinreport")
+	if err != nil {
+		return "", err
+	}
+	_, stories, found := strings.Cut(out, "\n== ")
+	if !found {
+		return "", fmt.Errorf("spinreport told no story:\n%s", out)
+	}
+	return "== " + stories, nil
 }
 
 func run(root, name string, args ...string) (string, error) {

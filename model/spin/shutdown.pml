@@ -27,7 +27,8 @@
  *                         no read deadline wakes it (AfterFunc set up after)
  *
  * Bounds, each a -D flag too: NTALKERS clients log in and send NMSGS
- * messages each; NSILENT more connect and never send their login line.
+ * messages each; NSILENT more connect and never send their login line;
+ * EVENTS_BUF events fit in the channel.
  */
 
 #ifndef NTALKERS
@@ -39,15 +40,21 @@
 #ifndef NMSGS
 #define NMSGS 2
 #endif
+#ifndef EVENTS_BUF
+#define EVENTS_BUF 2
+#endif
 #define NCONNS (NTALKERS + NSILENT)
 
 /* --- what the goroutines share ------------------------------------------ */
 
-/* server.go:Server.events, unbuffered. A Promela channel cannot be closed,
- * so its close is the flag eventsClosed: the broker's "range" ends when it
- * is set, and a reader that sends once it is set panics (an assertion). */
+/* server.go:Server.events, buffered: eventsBuffered (64) in Go, EVENTS_BUF
+ * here, enough for a reader to send while the broker is busy, and for the
+ * close to find events still waiting (-DEVENTS_BUF=0: unbuffered). A Promela
+ * channel cannot be closed, so its close is the flag eventsClosed: the
+ * broker's "range" ends when it is set and nothing waits, and a reader that
+ * sends once it is set panics (an assertion). */
 mtype = { LOGIN, MSG };
-chan events = [0] of { mtype, byte, byte }; /* kind, sender, recipient */
+chan events = [EVENTS_BUF] of { mtype, byte, byte }; /* kind, sender, recipient */
 bool eventsClosed;
 
 /* queue/queue.go:Queue, one per peer, pushed and closed by the broker only.
@@ -243,7 +250,7 @@ proctype broker() {
 		:: kind == MSG -> route(from, to)
 		fi
 	}
-	:: eventsClosed -> break /* the range ends: closed, and empty (unbuffered) */
+	:: eventsClosed && empty(events) -> break /* the range ends: closed, and empty */
 	od;
 	atomic {
 		for (peer : 0 .. NTALKERS - 1) {

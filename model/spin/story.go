@@ -28,6 +28,11 @@ var procRe = regexp.MustCompile(`^\s*\d+:\s+proc\s+(\d+|-) \(([\w:]+):\d+\) (\S+
 // varRe matches spin's dump of the global variables, such as "		done = 1".
 var varRe = regexp.MustCompile(`^\s+[\w\[\]]+ = -?\d+$`)
 
+// emptyChanRe matches spin's dump of a channel with nothing in it, such as
+// "queue 1 (events): ". A channel that holds messages is shown: they were
+// sent and never received.
+var emptyChanRe = regexp.MustCompile(`^\s*queue \d+ \(\w+\):\s*$`)
+
 // tell keeps what a reader of the story needs from spin -t's output. If the
 // run hung (a deadlock or a cycle), it says where each process is stuck.
 func tell(out string, hung bool) string {
@@ -36,7 +41,7 @@ func tell(out string, hung bool) string {
 	for lines.Scan() {
 		line := lines.Text()
 		switch {
-		case varRe.MatchString(line),
+		case varRe.MatchString(line), emptyChanRe.MatchString(line),
 			strings.HasPrefix(line, "ltl "),
 			strings.HasPrefix(line, "Never claim moves"),
 			strings.HasPrefix(line, "#processes"),
