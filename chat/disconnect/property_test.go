@@ -14,8 +14,10 @@ func TestProperties(t *testing.T) {
 		chattest.CheckProperties(t, newServer, chattest.Options{
 			Transport: chattest.Pipe, Schedules: 1000, FreesNames: true})
 	})
-	// Every step settled: no step races the next, so whatever fails here
-	// fails again when rapid replays it (the mutants test runs this one).
+	// Every step settled: no step races the next, so what fails here almost
+	// always fails again when rapid replays it (the mutants test runs this
+	// one; one CI run met a failure that did not replay, and the cause is not
+	// known: CheckMutants runs such a mutant again).
 	t.Run("settled", func(t *testing.T) {
 		chattest.CheckProperties(t, newServer, chattest.Options{
 			Transport: chattest.Pipe, Schedules: 500, FreesNames: true, NoRush: true})

@@ -167,7 +167,9 @@ func badMessage(err error) error {
 
 // recipients splits "alice, bob,,alice" into [alice bob].
 func recipients(dest string) []string {
-	to := make([]string, 0, strings.Count(dest, ",")+1) // one allocation, not one per doubling
+	// Sized once for the names a line usually has, not doubled up to them;
+	// capped, because a line of 64 KiB of commas names nobody.
+	to := make([]string, 0, min(strings.Count(dest, ",")+1, manyRecipients))
 	var seen map[string]bool // the names in to, once there are manyRecipients
 	for name := range strings.SplitSeq(dest, ",") {
 		name = strings.TrimSpace(name)

@@ -192,3 +192,13 @@ func TestWriteLines(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// A line of commas names one recipient, and must not cost memory for the
+// thousands it might have named: the slice is sized for a few names at most.
+func TestARecipientListOfCommasStaysSmall(t *testing.T) {
+	line := strings.Repeat(",", MaxLineBytes-20) + "bob: hi"
+	msg, err := ParseMessage(line)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"bob"}, msg.To)
+	assert.LessOrEqual(t, cap(msg.To), manyRecipients)
+}

@@ -12,7 +12,7 @@ type event any
 
 // eventsBuffered is the room in the events channel. A reader that finds room
 // hands its line over and goes on reading, instead of waiting for the broker
-// to take it: fewer goroutine switches, and about twice the throughput
+// to take it: fewer goroutine switches, and more messages a second
 // (docs/performance.md). What waits there is accepted, and not yet routed.
 const eventsBuffered = 64
 

@@ -153,3 +153,61 @@ type recorder struct {
 func (r *recorder) Errorf(format string, args ...any) {
 	r.errors = append(r.errors, fmt.Sprintf(format, args...))
 }
+
+// Every stored draw in docs/counterexamples is the draw of a counterexample
+// that a doc shows: one that no doc names any more is left over.
+func TestEveryStoredDrawIsShown(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]bool{}
+	for _, doc := range docs {
+		src, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, err := Parse(string(src))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		for _, b := range blocks {
+			if b.Kind == "output" && b.Args[0] == "counterexample" && len(b.Args) == 3 {
+				shown[storedName(b.Args[1], b.Args[2])] = true
+			}
+		}
+	}
+	stored, err := filepath.Glob(filepath.Join(root, "docs", "counterexamples", "*.fail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range stored {
+		if !shown[filepath.Base(path)] {
+			t.Errorf("%s: no doc shows this counterexample any more: delete it", path)
+		}
+	}
+	if len(shown) != len(stored) {
+		t.Errorf("%d counterexamples shown, %d draws stored: make docs stores the missing ones", len(shown), len(stored))
+	}
+}
+
+// A replay counts only if rapid failed at once, on the stored file: after
+// "ignoring fail file" rapid searches anew, and reports a seed instead.
+func TestReplayedNeedsTheStoredFile(t *testing.T) {
+	stored := "/r/docs/counterexamples/x-TestBug.fail"
+	replay := `[rapid] failed after 0 tests: Delivery
+To reproduce, specify -run="TestBug" -rapid.failfile="/r/docs/counterexamples/x-TestBug.fail"`
+	search := `[rapid] ignoring fail file: version "v0.4.9" differs from rapid version "v1.3.0"
+[rapid] failed after 0 tests: Delivery
+To reproduce, specify -run="TestBug" -rapid.seed=42`
+	if !replayed(replay, stored) {
+		t.Errorf("a replay of the stored file was not taken for one:\n%s", replay)
+	}
+	if replayed(search, stored) {
+		t.Errorf("a new search was taken for a replay:\n%s", search)
+	}
+}

@@ -65,7 +65,7 @@ func runEnv(root string, env []string, name string, args ...string) (string, err
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		return string(out), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
 }
@@ -141,15 +141,33 @@ func counterexample(root string, args []string, fresh bool) (string, error) {
 		env = []string{"RAPID_FAILFILE=" + stored, "RAPID_NOFAILFILE=true"}
 	}
 	out, err := runEnv(root, env, "go", "test", "-count=1", "-v", "-run", "^"+args[1]+"$", "./chat/"+args[0])
-	if err != nil {
+	pkgDir := filepath.Join(root, "chat", args[0])
+	switch {
+	case err != nil && fresh:
+		removeFailFiles(pkgDir, out) // rapid would replay them on every later run
 		return "", err
-	}
-	if fresh {
-		if err := keepFailFile(filepath.Join(root, "chat", args[0]), out, stored); err != nil {
+	case err != nil:
+		return "", err
+	case fresh:
+		if err := keepFailFile(pkgDir, out, stored); err != nil {
 			return "", err
 		}
+	case !replayed(out, stored):
+		// rapid ignored the file (another rapid version, or the draw no
+		// longer fails) and searched anew: what it found is not the story
+		// stored, even if it happens to read the same.
+		return "", fmt.Errorf("the stored draw %s did not replay; make docs searches anew and stores a new one:\n%s",
+			filepath.Base(stored), out)
 	}
 	return story(out, args[1])
+}
+
+// replayed reports whether rapid's report in out is the replay of the fail
+// file stored: rapid then fails at once, and names the file.
+func replayed(out, stored string) bool {
+	return strings.Contains(out, "[rapid] failed after 0 tests") &&
+		strings.Contains(out, fmt.Sprintf("-rapid.failfile=%q", stored)) &&
+		!strings.Contains(out, "[rapid] flaky test")
 }
 
 // storedName is the fail file's name for a chapter's test: the test's name
@@ -185,11 +203,33 @@ func keepFailFile(pkgDir, out, stored string) error {
 		if err != nil {
 			return err
 		}
-		// testdata/rapid/TEST, then testdata/rapid: each goes if it is empty.
-		os.Remove(filepath.Dir(path))
-		os.Remove(filepath.Dir(filepath.Dir(path)))
+		removeEmptyDirs(path)
 	}
 	return nil
+}
+
+// removeFailFiles deletes every fail file that out names.
+func removeFailFiles(pkgDir, out string) {
+	for _, m := range failFile.FindAllStringSubmatch(out, -1) {
+		path := m[1]
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(pkgDir, path)
+		}
+		os.Remove(path)
+		removeEmptyDirs(path)
+	}
+}
+
+// removeEmptyDirs removes testdata/rapid/TEST, testdata/rapid and testdata
+// above a fail file's path, each if it is empty.
+func removeEmptyDirs(failFile string) {
+	dir := filepath.Dir(failFile)
+	for range 3 {
+		if os.Remove(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
 }
 
 // story cuts, from a test's verbose output, the schedule the test logged

@@ -103,10 +103,16 @@ bool stop[NTALKERS]; /* a writer's stop signal, fired when its reader returns */
 /* --- read: conn.go:read and readLogin ----------------------------------- */
 
 /* send is "s.events <- ev". A send on a closed channel panics in Go: if the
- * channel is closed while this reader waits to send, it panics too. */
+ * channel is closed while this reader waits to send, it panics too. A
+ * buffered send happens only while the channel is open and has room, checked
+ * in the same step, so that it cannot succeed after the close. */
 inline send(kind, from, to) {
 	if /* s.events <- ev */
+#if EVENTS_BUF > 0
+	:: atomic { !eventsClosed && nfull(events) -> events!kind, from, to }
+#else
 	:: events!kind, from, to
+#endif
 	:: eventsClosed ->
 		printf("reader %d: send on closed channel: panic\n", from);
 		assert(!eventsClosed)
