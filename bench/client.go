@@ -58,7 +58,7 @@ func (c *client) sync() error {
 	if err := c.askSync(); err != nil {
 		return err
 	}
-	return c.awaitSync()
+	return c.awaitSync(nil)
 }
 
 // askSync sends the client its sync line.
@@ -67,12 +67,9 @@ func (c *client) askSync() error {
 	return c.w.Flush()
 }
 
-// awaitSync reads, and drops, every line until the sync line.
-func (c *client) awaitSync() error { return c.awaitSyncNoting(nil) }
-
-// awaitSyncNoting is awaitSync, and calls errorLine, if it is not nil, for
-// each error line ("error: ...") it reads.
-func (c *client) awaitSyncNoting(errorLine func()) error {
+// awaitSync reads, and drops, every line until the sync line. It calls
+// errorLine, if it is not nil, for each error line ("error: ...").
+func (c *client) awaitSync(errorLine func()) error {
 	for {
 		line, err := c.r.ReadSlice('\n')
 		if err != nil {

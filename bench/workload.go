@@ -248,19 +248,22 @@ func Flood(srv *Server, cfg Config) Result {
 	// The sender reads while it floods, as a client does. A server that
 	// bounds its memory (chapter slow) disconnects the reader, and answers
 	// each later line with an error line: the flood is over, and the sender
-	// stops. awaitSyncNoting ends at the sync line, or when the connection
-	// does (defer sender.close).
+	// stops. The reading goroutine ends at the sync line, or when the
+	// connection does; Flood waits for it.
 	var refused atomic.Bool
-	synced := make(chan error, 1)
-	go func() { synced <- sender.awaitSyncNoting(func() { refused.Store(true) }) }()
+	readDone := make(chan error, 1) // the reading goroutine's one result
+	go func() { readDone <- sender.awaitSync(func() { refused.Store(true) }) }()
 	start := time.Now()
 	stop := func() bool { return refused.Load() || time.Since(start) > cfg.Duration }
 	res.Delivered, res.Err = sender.send("reader: ", cfg.Messages, stop)
 	if res.Err == nil {
 		res.Err = sender.askSync()
 	}
-	if res.Err == nil {
-		res.Err = <-synced // every line sent is now queued for reader, or refused
+	if res.Err != nil {
+		sender.close() // no sync line will come: end the read
+	}
+	if err := <-readDone; res.Err == nil {
+		res.Err = err // nil: every line sent is now queued for reader, or refused
 	}
 	if refused.Load() && res.Err != nil {
 		// The server also disconnected the sender, whose refusals it could

@@ -211,3 +211,30 @@ To reproduce, specify -run="TestBug" -rapid.seed=42`
 		t.Errorf("a new search was taken for a replay:\n%s", search)
 	}
 }
+
+// make docs keeps the last fail file a test names, the draw of the story it
+// printed, and deletes the others and the directories they leave empty:
+// rapid would replay a file left there on every later run.
+func TestKeepFailFileKeepsTheLastAndCleansUp(t *testing.T) {
+	pkg := t.TempDir()
+	dir := filepath.Join(pkg, "testdata", "rapid", "TestBug")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.fail", "b.fail"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := `-rapid.failfile="testdata/rapid/TestBug/a.fail" ... -rapid.failfile="testdata/rapid/TestBug/b.fail"`
+	stored := filepath.Join(t.TempDir(), "counterexamples", "x-TestBug.fail")
+	if err := keepFailFile(pkg, out, stored); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(stored); err != nil || string(got) != "b.fail" {
+		t.Errorf("stored %q, %v; want the last fail file, b.fail", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(pkg, "testdata")); !os.IsNotExist(err) {
+		t.Errorf("testdata is still there (%v): a fail file left in it would be replayed", err)
+	}
+}

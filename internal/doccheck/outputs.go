@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"achat/model/spin"
 )
 
 // An Output produces the content of an "output" block from the directive's
@@ -38,10 +40,8 @@ var Outputs = map[string]Output{
 var ErrUnavailable = errors.New("a tool it needs is not installed")
 
 func spinStories(root string, _ []string, _ bool) (string, error) {
-	for _, tool := range []string{"spin", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "", ErrUnavailable
-		}
+	if spin.Tools() != "" {
+		return "", ErrUnavailable
 	}
 	out, err := run(root, "go", "run", "./model/spin/cmd/spinreport")
 	if err != nil {
@@ -144,7 +144,7 @@ func counterexample(root string, args []string, fresh bool) (string, error) {
 	pkgDir := filepath.Join(root, "chat", args[0])
 	switch {
 	case err != nil && fresh:
-		removeFailFiles(pkgDir, out) // rapid would replay them on every later run
+		removeFailFiles(failFiles(pkgDir, out)) // rapid would replay them on every later run
 		return "", err
 	case err != nil:
 		return "", err
@@ -185,36 +185,38 @@ var failFile = regexp.MustCompile(`-rapid\.failfile="([^"]+)"`)
 // runs whose failure did not replay). A fail file left under a package's
 // testdata/rapid would be replayed by every later run of its tests.
 func keepFailFile(pkgDir, out, stored string) error {
-	found := failFile.FindAllStringSubmatch(out, -1)
-	if len(found) == 0 {
+	paths := failFiles(pkgDir, out)
+	if len(paths) == 0 {
 		return fmt.Errorf("the test wrote no fail file:\n%s", out)
 	}
-	for i, m := range found {
+	last := paths[len(paths)-1]
+	removeFailFiles(paths[:len(paths)-1])
+	if err := os.MkdirAll(filepath.Dir(stored), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(last, stored); err != nil {
+		return err
+	}
+	removeEmptyDirs(last)
+	return nil
+}
+
+// failFiles returns the paths of the fail files that out names, in order.
+func failFiles(pkgDir, out string) []string {
+	var paths []string
+	for _, m := range failFile.FindAllStringSubmatch(out, -1) {
 		path := m[1]
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(pkgDir, path) // rapid names it from the package's directory
 		}
-		var err error
-		if i < len(found)-1 {
-			err = os.Remove(path)
-		} else if err = os.MkdirAll(filepath.Dir(stored), 0o755); err == nil {
-			err = os.Rename(path, stored)
-		}
-		if err != nil {
-			return err
-		}
-		removeEmptyDirs(path)
+		paths = append(paths, path)
 	}
-	return nil
+	return paths
 }
 
-// removeFailFiles deletes every fail file that out names.
-func removeFailFiles(pkgDir, out string) {
-	for _, m := range failFile.FindAllStringSubmatch(out, -1) {
-		path := m[1]
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(pkgDir, path)
-		}
+// removeFailFiles deletes fail files, and the directories they leave empty.
+func removeFailFiles(paths []string) {
+	for _, path := range paths {
 		os.Remove(path)
 		removeEmptyDirs(path)
 	}
