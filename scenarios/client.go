@@ -82,7 +82,7 @@ func (c *client) write() {
 	var err error // the first write error: after it, the jobs are skipped
 	for {
 		var ok bool
-		batch, ok = c.jobs.Next(batch[:0])
+		batch, ok = c.jobs.Next(batch)
 		if !ok {
 			return
 		}

@@ -1,15 +1,15 @@
 package broker
 
 import (
-	"bufio"
 	"net"
 
 	"achat/chat/protocol"
 	"achat/chat/queue"
 )
 
-// read is a connection's reader: it reads the login line, then one message per
-// line, and hands them to the broker. It stops at the end of the input.
+// read is a connection's reader: it reads the login line, then every message
+// line that has arrived, and hands them to the broker at once. It stops at
+// the end of the input.
 func (s *Server) read(conn net.Conn) {
 	lines := protocol.NewScanner(conn)
 	name, ok := s.readLogin(lines)
@@ -18,17 +18,29 @@ func (s *Server) read(conn net.Conn) {
 		return
 	}
 	s.events <- loginEvent{name: name, conn: conn}
-	for lines.Scan() {
-		msg, err := protocol.ParseMessage(lines.Text())
+	for lines.ScanBatch() {
+		s.accept(conn, name, lines.Batch())
+	}
+}
+
+// accept hands the messages of a batch of lines to the broker, in one event;
+// other lines are skipped.
+func (s *Server) accept(conn net.Conn, name string, batch []string) {
+	var msgs []protocol.Message
+	for _, line := range batch {
+		msg, err := protocol.ParseMessage(line)
 		if err != nil {
 			continue // the tutorial skips bad lines; so do the chapters before disconnect
 		}
 		s.hooks.ReportAccepted(conn, name, msg)
-		s.events <- messageEvent{from: name, msg: msg}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) > 0 {
+		s.events <- messageEvent{from: name, msgs: msgs}
 	}
 }
 
-func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
 	if !lines.Scan() {
 		return "", false
 	}
@@ -47,7 +59,7 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	var batch []string
 	for {
 		var ok bool
-		batch, ok = q.Next(batch[:0])
+		batch, ok = q.Next(batch)
 		if !ok {
 			break
 		}

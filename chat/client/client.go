@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -319,7 +318,7 @@ func startTyping(stdin io.Reader) *typist {
 	return t
 }
 
-func (t *typist) read(stdin *bufio.Scanner) {
+func (t *typist) read(stdin *protocol.Scanner) {
 	defer close(t.lines)
 	for stdin.Scan() {
 		select {

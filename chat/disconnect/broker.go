@@ -17,8 +17,8 @@ type connID uint64
 type event any
 
 // eventsBuffered is the room in the events channel. A reader that finds room
-// hands its line over and goes on reading, instead of waiting for the broker
-// to take it: fewer goroutine switches, and more messages a second
+// hands its lines over and goes on reading, instead of waiting for the broker
+// to take them: fewer goroutine switches, and more messages a second
 // (docs/performance.md). What waits there is accepted, and not yet routed.
 const eventsBuffered = 64
 
@@ -29,10 +29,12 @@ type loginEvent struct {
 	verdict chan error // the broker's answer: nil, or why the name is refused
 }
 
+// messageEvent is the messages of every line a reader took at once: one
+// event, and one wake-up of the broker, for all of them.
 type messageEvent struct {
 	id   connID
 	from string
-	msg  protocol.Message
+	msgs []protocol.Message // one batch of lines, in the order they were sent
 }
 
 // replyEvent is an error line for a logged-in client. It goes through the
@@ -68,7 +70,9 @@ func (s *Server) broker() {
 		case loginEvent:
 			ev.verdict <- s.login(peers, ev) // buffered: never blocks the broker
 		case messageEvent:
-			s.route(peers, ev)
+			for _, msg := range ev.msgs {
+				s.route(peers, ev.id, ev.from, msg)
+			}
 		case replyEvent:
 			reply(peers, ev.id, ev.name, ev.line)
 		case leaveEvent:
@@ -100,11 +104,11 @@ func (s *Server) login(peers map[string]peer, ev loginEvent) error {
 // route queues a message for each recipient that is logged in, and tells the
 // sender which ones are not. A message to a peer that is gone is dropped
 // here, without blocking anyone.
-func (s *Server) route(peers map[string]peer, ev messageEvent) {
+func (s *Server) route(peers map[string]peer, id connID, from string, msg protocol.Message) {
 	// Formatted once, whatever the number of recipients.
-	line := protocol.FormatDelivery(ev.from, ev.msg.Text)
+	line := protocol.FormatDelivery(from, msg.Text)
 	var unknown []string
-	for _, name := range ev.msg.To {
+	for _, name := range msg.To {
 		if p, ok := peers[name]; ok {
 			p.queue.Push(line)
 		} else {
@@ -113,7 +117,7 @@ func (s *Server) route(peers map[string]peer, ev messageEvent) {
 	}
 	if len(unknown) > 0 {
 		err := protocol.UnknownRecipientsError{Names: unknown}
-		reply(peers, ev.id, ev.from, protocol.ErrorLine(err))
+		reply(peers, id, from, protocol.ErrorLine(err))
 	}
 }
 

@@ -1,7 +1,6 @@
 package naive
 
 import (
-	"bufio"
 	"io"
 	"net"
 
@@ -29,7 +28,7 @@ func (s *Server) read(conn net.Conn) {
 	}
 }
 
-func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
 	if !lines.Scan() {
 		return "", false
 	}

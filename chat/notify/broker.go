@@ -11,8 +11,8 @@ import (
 type event any
 
 // eventsBuffered is the room in the events channel. A reader that finds room
-// hands its line over and goes on reading, instead of waiting for the broker
-// to take it: fewer goroutine switches, and more messages a second
+// hands its lines over and goes on reading, instead of waiting for the broker
+// to take them: fewer goroutine switches, and more messages a second
 // (docs/performance.md). What waits there is accepted, and not yet routed.
 const eventsBuffered = 64
 
@@ -24,9 +24,11 @@ type loginEvent struct {
 	stop <-chan struct{}
 }
 
+// messageEvent is the messages of every line a reader took at once: one
+// event, and one wake-up of the broker, for all of them.
 type messageEvent struct {
 	from string
-	msg  protocol.Message
+	msgs []protocol.Message // one batch of lines, in the order they were sent
 }
 
 // broker owns the map of peers: no other goroutine touches it, so it needs no
@@ -40,12 +42,8 @@ func (s *Server) broker() {
 		case loginEvent:
 			s.login(peers, ev)
 		case messageEvent:
-			// Formatted once, whatever the number of recipients.
-			line := protocol.FormatDelivery(ev.from, ev.msg.Text)
-			for _, name := range ev.msg.To {
-				if q, ok := peers[name]; ok {
-					q.Push(line)
-				}
+			for _, msg := range ev.msgs {
+				route(peers, ev.from, msg)
 			}
 		}
 	}
@@ -68,4 +66,15 @@ func (s *Server) login(peers map[string]*queue.Queue[string], ev loginEvent) {
 	peers[ev.name] = q
 	go s.write(ev.conn, ev.name, q, ev.stop) // BUG: nobody waits for it
 	s.hooks.ReportLoggedIn(ev.conn, ev.name)
+}
+
+// route queues msg for each recipient that is logged in.
+func route(peers map[string]*queue.Queue[string], from string, msg protocol.Message) {
+	// Formatted once, whatever the number of recipients.
+	line := protocol.FormatDelivery(from, msg.Text)
+	for _, name := range msg.To {
+		if q, ok := peers[name]; ok {
+			q.Push(line)
+		}
+	}
 }

@@ -1,16 +1,15 @@
 package notify
 
 import (
-	"bufio"
 	"net"
 
 	"achat/chat/protocol"
 	"achat/chat/queue"
 )
 
-// read is a connection's reader: it reads the login line, then one message per
-// line, and hands them to the broker. It stops at the end of the input or
-// when it is notified that shutdown began.
+// read is a connection's reader: it reads the login line, then every message
+// line that has arrived, and hands them to the broker at once. It stops at
+// the end of the input or when it is notified that shutdown began.
 func (s *Server) read(conn net.Conn) {
 	defer s.readers.Done()
 	lines := protocol.NewScanner(conn)
@@ -27,51 +26,59 @@ func (s *Server) read(conn net.Conn) {
 	s.events <- loginEvent{name: name, conn: conn, stop: stopWriter}
 
 	// Go cannot select on a Read, so a goroutine turns lines into a channel.
-	incoming := make(chan string)
+	incoming := make(chan []string)
 	go scan(lines, incoming, stopWriter) // ends at the end of the input or when read returns
 	for {
 		// BUG: the reader is registered for the notification only while it
-		// waits in this select. While it is busy with a line, a notification
-		// passes it by, and it goes on waiting for lines as if nothing
-		// happened.
+		// waits in this select. While it is busy with its lines, a
+		// notification passes it by, and it goes on waiting for lines as if
+		// nothing happened.
 		notified, unregister := s.shutdown.register()
 		select {
-		case line, ok := <-incoming:
+		case batch, ok := <-incoming:
 			unregister()
 			if !ok {
 				return
 			}
-			s.accept(conn, name, line)
+			s.accept(conn, name, batch)
 		case <-notified:
 			return
 		}
 	}
 }
 
-// accept hands a message line to the broker; other lines are skipped.
-func (s *Server) accept(conn net.Conn, name, line string) {
-	msg, err := protocol.ParseMessage(line)
-	if err != nil {
-		return // the tutorial skips bad lines; so do the chapters before disconnect
+// accept hands the messages of a batch of lines to the broker, in one event;
+// other lines are skipped.
+func (s *Server) accept(conn net.Conn, name string, batch []string) {
+	var msgs []protocol.Message
+	for _, line := range batch {
+		msg, err := protocol.ParseMessage(line)
+		if err != nil {
+			continue // the tutorial skips bad lines; so do the chapters before disconnect
+		}
+		s.hooks.ReportAccepted(conn, name, msg)
+		msgs = append(msgs, msg)
 	}
-	s.hooks.ReportAccepted(conn, name, msg)
-	s.events <- messageEvent{from: name, msg: msg}
+	if len(msgs) > 0 {
+		s.events <- messageEvent{from: name, msgs: msgs}
+	}
 }
 
-// scan sends each line on incoming, and closes incoming, its only sender's
-// duty, at the end of the input. It returns early when done is closed.
-func scan(lines *bufio.Scanner, incoming chan<- string, done <-chan struct{}) {
+// scan sends each batch of lines on incoming, and closes incoming, its only
+// sender's duty, at the end of the input. It returns early when done is
+// closed.
+func scan(lines *protocol.Scanner, incoming chan<- []string, done <-chan struct{}) {
 	defer close(incoming)
-	for lines.Scan() {
+	for lines.ScanBatch() {
 		select {
-		case incoming <- lines.Text():
+		case incoming <- lines.Batch():
 		case <-done:
 			return
 		}
 	}
 }
 
-func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
 	if !lines.Scan() {
 		return "", false
 	}
@@ -99,7 +106,7 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string], stop 
 			return
 		}
 		var ok bool
-		batch, ok = q.Next(batch[:0])
+		batch, ok = q.Next(batch)
 		if !ok {
 			return
 		}

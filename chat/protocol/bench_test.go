@@ -61,6 +61,21 @@ func BenchmarkScanLines(b *testing.B) {
 	}
 }
 
+// BenchmarkScanBatches is BenchmarkScanLines as a reader from chapter broker
+// on reads: a batch at a time.
+func BenchmarkScanBatches(b *testing.B) {
+	input := strings.Repeat("bob: 1234567890123456789\n", 1000)
+	b.SetBytes(int64(len(input)))
+	for b.Loop() {
+		sc := NewScanner(strings.NewReader(input))
+		for sc.ScanBatch() {
+			for _, line := range sc.Batch() {
+				sinkMessage, _ = ParseMessage(line)
+			}
+		}
+	}
+}
+
 // BenchmarkParseMessageWorstCase is the most recipients one line can name:
 // distinct three-letter names filling MaxLineBytes. A client can send such
 // lines one after the other, so parsing one must stay cheap.

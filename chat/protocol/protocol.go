@@ -32,7 +32,6 @@ package protocol
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -207,36 +206,6 @@ func FormatDelivery(from, text string) string {
 	return "from " + from + ": " + text + "\n"
 }
 
-// NewScanner returns a line scanner over r that stops at a line longer than
-// MaxLineBytes: Scan returns false and Err returns bufio.ErrTooLong, and the
-// scanner has buffered no more than MaxLineBytes+2 bytes of that line.
-//
-// A last line without a newline is a line at the end of the input, but not
-// when a read error cut it short. bufio.ScanLines cannot tell the two apart:
-// a read deadline that stops a reader (at shutdown) would turn a half-typed
-// "alice: hel" into a message. So the scanner stops with the error instead.
-func NewScanner(r io.Reader) *bufio.Scanner {
-	reads := &lastError{r: r}
-	sc := bufio.NewScanner(reads)
-	// The buffer starts small, because an idle client holds it for as long
-	// as it is connected, and doubles when a line does not fit. +2 leaves
-	// room for the line's "\r\n".
-	sc.Buffer(make([]byte, 0, scanStartBytes), MaxLineBytes+2)
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		cutShort := atEOF && len(data) > 0 && bytes.IndexByte(data, '\n') < 0
-		if cutShort && reads.err != nil && !errors.Is(reads.err, io.EOF) {
-			return 0, nil, reads.err
-		}
-		return bufio.ScanLines(data, atEOF)
-	})
-	return sc
-}
-
-// scanStartBytes is the size a scanner's buffer starts at: room for a few
-// dozen short lines in one read. (bufio's own start, 4 KiB, was a quarter of
-// what an idle connection cost: docs/performance.md.)
-const scanStartBytes = 1024
-
 // WriteLines writes lines to w, each already ending in "\n", through a
 // buffer, so that a batch of short lines costs one write system call per
 // buffer-full, not one per line. The buffer is borrowed from a pool for the
@@ -258,15 +227,3 @@ func WriteLines(w io.Writer, lines []string) error {
 
 // writeBuffers are WriteLines' buffers, 4 KiB each.
 var writeBuffers = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
-
-// lastError is a reader that remembers the error of its last Read.
-type lastError struct {
-	r   io.Reader
-	err error
-}
-
-func (l *lastError) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	l.err = err
-	return n, err
-}

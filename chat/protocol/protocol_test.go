@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"os"
 	"strings"
@@ -126,6 +127,88 @@ func TestScannerBoundsLines(t *testing.T) {
 		assert.False(t, sc.Scan())
 		assert.ErrorIs(t, sc.Err(), bufio.ErrTooLong)
 	})
+}
+
+func TestScanBatchTakesEveryCompleteLine(t *testing.T) {
+	t.Run("the lines that have arrived, in order, without newlines", func(t *testing.T) {
+		sc := NewScanner(strings.NewReader("alice\nbob: one\r\n\nbob: two\n"))
+		require.True(t, sc.Scan(), "the login, alone")
+		assert.Equal(t, "alice", sc.Text())
+		require.True(t, sc.ScanBatch())
+		assert.Equal(t, []string{"bob: one", "", "bob: two"}, sc.Batch())
+		assert.False(t, sc.ScanBatch())
+		assert.NoError(t, sc.Err())
+	})
+	t.Run("not a half line: it waits for the rest", func(t *testing.T) {
+		r, w := io.Pipe()
+		sc := NewScanner(r)
+		go func() {
+			io.WriteString(w, "bob: one\nbob: t")
+			io.WriteString(w, "wo\nbob: three")
+			w.Close()
+		}()
+		var got [][]string
+		for sc.ScanBatch() {
+			got = append(got, sc.Batch())
+		}
+		assert.Equal(t, [][]string{{"bob: one"}, {"bob: two"}, {"bob: three"}}, got,
+			"one batch a write here: a pipe's read returns one write")
+		assert.NoError(t, sc.Err())
+	})
+	t.Run("a read error cuts the last line short", func(t *testing.T) {
+		sc := NewScanner(io.MultiReader(strings.NewReader("bob: one\nbob: half a li"),
+			iotest.ErrReader(os.ErrDeadlineExceeded)))
+		require.True(t, sc.ScanBatch())
+		assert.Equal(t, []string{"bob: one"}, sc.Batch())
+		assert.False(t, sc.ScanBatch(), "the half line is not a line")
+		assert.ErrorIs(t, sc.Err(), os.ErrDeadlineExceeded)
+	})
+	t.Run("a longer line stops it after the lines before it", func(t *testing.T) {
+		sc := NewScanner(strings.NewReader("bob: one\n" + strings.Repeat("x", MaxLineBytes+3) + "\n"))
+		require.True(t, sc.ScanBatch())
+		assert.Equal(t, []string{"bob: one"}, sc.Batch())
+		assert.False(t, sc.ScanBatch())
+		assert.ErrorIs(t, sc.Err(), bufio.ErrTooLong)
+	})
+}
+
+// FuzzScanBatch checks that batches are the same lines as Scan reads one at
+// a time, however the input is cut into reads.
+func FuzzScanBatch(f *testing.F) {
+	f.Add([]byte("alice\nbob: hi\r\nbob: two"), uint8(3))
+	f.Add([]byte("\n\n\r\nx"), uint8(1))
+	f.Fuzz(func(t *testing.T, input []byte, readSize uint8) {
+		var want []string
+		one := NewScanner(bytes.NewReader(input))
+		for one.Scan() {
+			want = append(want, one.Text())
+		}
+		var got []string
+		reads := iotest.HalfReader(&chunkedReader{input, int(readSize)%16 + 1})
+		batches := NewScanner(reads)
+		for batches.ScanBatch() {
+			batch := batches.Batch()
+			require.NotEmpty(t, batch)
+			got = append(got, batch...)
+		}
+		assert.Equal(t, one.Err(), batches.Err())
+		assert.Equal(t, want, got)
+	})
+}
+
+// chunkedReader returns its input at most size bytes a Read.
+type chunkedReader struct {
+	input []byte
+	size  int
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.input) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.size)], c.input)
+	c.input = c.input[n:]
+	return n, nil
 }
 
 // FuzzParse checks what every chapter relies on: parsing never panics, and a

@@ -74,41 +74,32 @@ func (q *Queue[T]) Ready() <-chan struct{} {
 	return q.ready
 }
 
-// Next waits until the queue holds something or is closed, then appends
-// everything it holds to batch and returns it. ok is false once the queue is
-// closed and everything pushed has been taken. Only one goroutine may call
-// Next. Passing the previous batch[:0] lets the queue and the consumer swap
-// buffers instead of allocating.
-func (q *Queue[T]) Next(batch []T) (_ []T, ok bool) {
+// Next waits until the queue holds something or is closed, then returns
+// everything it holds, in order. ok is false once the queue is closed and
+// everything pushed has been taken. Only one goroutine may call Next.
+//
+// done is the batch the previous call returned, or nil: the consumer is done
+// with it. Next empties it, and the queue keeps its memory for what is pushed
+// next: the queue and its consumer swap two buffers instead of allocating.
+func (q *Queue[T]) Next(done []T) (batch []T, ok bool) {
+	// Drop the references to what the consumer wrote out, so that they can be
+	// collected; outside the lock, which the broker is waiting to push with.
+	clear(done)
 	for {
 		q.mu.Lock()
 		if len(q.items) > 0 {
-			batch = q.takeLocked(batch)
+			batch, q.items = q.items, done[:0]
 			q.takeTokenLocked()
 			q.mu.Unlock()
 			return batch, true
 		}
 		if q.closed {
 			q.mu.Unlock()
-			return batch, false // the token stays (see takeTokenLocked)
+			return nil, false // the token stays (see takeTokenLocked)
 		}
 		q.mu.Unlock()
 		<-q.ready // wait for a Push or the Close
 	}
-}
-
-// takeLocked moves every queued item to batch. When batch is empty the two
-// buffers are swapped rather than copied: the consumer is done with batch.
-func (q *Queue[T]) takeLocked(batch []T) []T {
-	if len(batch) == 0 {
-		clear(batch[:cap(batch)]) // drop references to what the consumer wrote out
-		batch, q.items = q.items, batch
-		return batch
-	}
-	batch = append(batch, q.items...)
-	clear(q.items) // drop references to what the consumer now holds
-	q.items = q.items[:0]
-	return batch
 }
 
 func (q *Queue[T]) takeTokenLocked() {

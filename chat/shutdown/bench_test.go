@@ -23,20 +23,20 @@ func BenchmarkRouteTo1(b *testing.B) { benchmarkRoute(b, 1) }
 func BenchmarkRouteTo49(b *testing.B) { benchmarkRoute(b, 49) }
 
 // benchmarkRoute runs the real broker goroutine and sends it one
-// messageEvent per op, addressed to n logged-in peers. Each peer's real
-// writer writes to a net.Pipe whose other end is discarded. One op is one
-// message: the event's boxing into an `any` (done by a reader in the
-// server, here by the benchmark), FormatDelivery, n Pushes, and the
-// hand-off on the unbuffered events channel. The broker receives op i
-// before op i+1 is sent, so it is at most one message behind the loop; the
-// writers may be further behind and are waited for after the timer stops.
+// messageEvent of one message per op, addressed to n logged-in peers. Each
+// peer's real writer writes to a net.Pipe whose other end is discarded. One
+// op is one message: the event's boxing into an `any` (done by a reader in
+// the server, here by the benchmark), FormatDelivery, n Pushes, and the
+// hand-off on the events channel. The channel holds eventsBuffered events,
+// so the broker is at most that many messages behind the loop; the writers
+// may be further behind and are waited for after the timer stops.
 func benchmarkRoute(b *testing.B, n int) {
 	s := New(Config{})
 	discarded := loginPeers(b, s, n)
-	msg := protocol.Message{To: peerNames(n), Text: "1234567890123456789"}
+	msgs := []protocol.Message{{To: peerNames(n), Text: "1234567890123456789"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.events <- messageEvent{from: "sender", msg: msg}
+		s.events <- messageEvent{from: "sender", msgs: msgs}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")

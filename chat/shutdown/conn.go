@@ -1,7 +1,6 @@
 package shutdown
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -11,8 +10,9 @@ import (
 	"achat/chat/queue"
 )
 
-// read is a connection's reader: it reads the login line, then one message per
-// line, and hands them to the broker. It stops at the end of the input or when
+// read is a connection's reader: it reads the login line, then every message
+// line that has arrived, and hands them to the broker at once. It stops at
+// the end of the input or when
 // shutdown begins, whichever comes first, even while it waits for the login.
 func (s *Server) read(conn net.Conn) {
 	defer s.readers.Done()
@@ -38,19 +38,31 @@ func (s *Server) read(conn net.Conn) {
 		return
 	}
 	s.events <- loginEvent{name: name, conn: conn}
-	// The context is checked before every line, so a reader that was busy when
-	// shutdown began stops too, even if its next line is already buffered.
-	for s.ctx.Err() == nil && lines.Scan() {
-		msg, err := protocol.ParseMessage(lines.Text())
+	// The context is checked before every batch, so a reader that was busy
+	// when shutdown began stops too, even if more lines are already buffered.
+	for s.ctx.Err() == nil && lines.ScanBatch() {
+		s.accept(conn, name, lines.Batch())
+	}
+}
+
+// accept hands the messages of a batch of lines to the broker, in one event;
+// other lines are skipped.
+func (s *Server) accept(conn net.Conn, name string, batch []string) {
+	var msgs []protocol.Message
+	for _, line := range batch {
+		msg, err := protocol.ParseMessage(line)
 		if err != nil {
 			continue // the tutorial skips bad lines; so do the chapters before disconnect
 		}
 		s.hooks.ReportAccepted(conn, name, msg)
-		s.events <- messageEvent{from: name, msg: msg}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) > 0 {
+		s.events <- messageEvent{from: name, msgs: msgs}
 	}
 }
 
-func (s *Server) readLogin(lines *bufio.Scanner) (name string, ok bool) {
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
 	if s.ctx.Err() != nil || !lines.Scan() {
 		return "", false
 	}
@@ -75,7 +87,7 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	undelivered := 0
 	for {
 		var ok bool
-		batch, ok = q.Next(batch[:0])
+		batch, ok = q.Next(batch)
 		if !ok {
 			break
 		}

@@ -13,9 +13,10 @@ import (
 )
 
 // read is a connection's reader. It reads the login line and waits for the
-// broker's verdict, then reads one message per line and hands them to the
-// broker. It stops at the end of the input, at a line too long, or when
-// shutdown begins, whichever comes first, even while it waits for the login.
+// broker's verdict, then reads every message line that has arrived and hands
+// them to the broker at once. It stops at the end of the input, at a line
+// too long, or when shutdown begins, whichever comes first, even while it
+// waits for the login.
 // If its client left, it tells the broker, which frees the name and tells
 // the writer to finish.
 func (s *Server) read(conn net.Conn, id connID) {
@@ -54,7 +55,7 @@ func (s *Server) read(conn net.Conn, id connID) {
 // errNoLogin: the client left, or shutdown began, before it sent its name.
 var errNoLogin = errors.New("no login line")
 
-func (s *Server) readLogin(lines *bufio.Scanner) (string, error) {
+func (s *Server) readLogin(lines *protocol.Scanner) (string, error) {
 	if s.ctx.Err() != nil || !lines.Scan() {
 		if errors.Is(lines.Err(), bufio.ErrTooLong) {
 			return "", protocol.ErrLineTooLong
@@ -88,23 +89,46 @@ func (s *Server) refuse(conn net.Conn, err error) {
 	s.closeGracefully(conn)
 }
 
-// readMessages hands each message line to the broker; a bad line gets an
-// error line back, through the broker and the writer, and reading goes on,
-// except after a line too long: the rest of it is not worth reading.
-func (s *Server) readMessages(lines *bufio.Scanner, conn net.Conn, id connID, name string) {
-	// The context is checked before every line, so a reader that was busy when
-	// shutdown began stops too, even if its next line is already buffered.
-	for s.ctx.Err() == nil && lines.Scan() {
-		msg, err := protocol.ParseMessage(lines.Text())
+// readMessages hands the message lines to the broker, a batch at a time; a
+// bad line gets an error line back, through the broker and the writer, and
+// reading goes on, except after a line too long: the rest of it is not worth
+// reading.
+func (s *Server) readMessages(lines *protocol.Scanner, conn net.Conn, id connID, name string) {
+	// The context is checked before every batch, so a reader that was busy
+	// when shutdown began stops too, even if more lines are already buffered.
+	for s.ctx.Err() == nil && lines.ScanBatch() {
+		s.accept(conn, id, name, lines.Batch())
+	}
+	if errors.Is(lines.Err(), bufio.ErrTooLong) {
+		s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(protocol.ErrLineTooLong)}
+	}
+}
+
+// accept hands the messages of a batch of lines to the broker, in one event,
+// or in more around a bad line, whose error line goes to the broker between
+// them.
+func (s *Server) accept(conn net.Conn, id connID, name string, batch []string) {
+	var msgs []protocol.Message
+	for _, line := range batch {
+		msg, err := protocol.ParseMessage(line)
 		if err != nil {
+			// The client reads the answers in the order of its lines: the
+			// messages before this line go to the broker first.
+			s.handOver(id, name, msgs)
+			msgs = nil
 			s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(err)}
 			continue
 		}
 		s.hooks.ReportAccepted(conn, name, msg)
-		s.events <- messageEvent{id: id, from: name, msg: msg}
+		msgs = append(msgs, msg)
 	}
-	if errors.Is(lines.Err(), bufio.ErrTooLong) {
-		s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(protocol.ErrLineTooLong)}
+	s.handOver(id, name, msgs)
+}
+
+// handOver sends the broker msgs, if there are any, in one event.
+func (s *Server) handOver(id connID, name string, msgs []protocol.Message) {
+	if len(msgs) > 0 {
+		s.events <- messageEvent{id: id, from: name, msgs: msgs}
 	}
 }
 
@@ -122,7 +146,7 @@ func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	undelivered := 0
 	for {
 		var ok bool
-		batch, ok = q.Next(batch[:0])
+		batch, ok = q.Next(batch)
 		if !ok {
 			break
 		}

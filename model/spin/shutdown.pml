@@ -12,7 +12,8 @@
  * What is left out (see docs/model-checking.md): bytes and sockets (a client
  * "sends a line" by a nondeterministic choice), names (talker i logs in as
  * peer i, so no name is ever taken), bad lines, clients that leave, batching
- * (a writer takes one message at a time), and the drain deadline: Shutdown's
+ * (a reader sends one message an event, and a writer takes one message at a
+ * time), and the drain deadline: Shutdown's
  * ctx never expires here, so every check is about the drain that ends by
  * itself.
  *
@@ -149,7 +150,8 @@ inline readLogin(id) {
 #endif
 }
 
-/* accept is what follows a successful lines.Scan: the client's k-th line
+/* accept is what follows a successful lines.ScanBatch, with a batch of one
+ * line here (in Go, the batch's messages go in one event): the client's k-th line
  * is for peer (id + k) % NTALKERS, so each talker writes to itself and to
  * the other. ReportAccepted happens before the send, as in conn.go. */
 inline accept(id, sent, to) {
@@ -174,7 +176,7 @@ end_not_started:
 	/* As in readLogin, the guard is the check of s.ctx.Err(). The context
 	 * may be cancelled between the guard and accept: that is the line that
 	 * was already buffered when shutdown began. */
-	do /* for s.ctx.Err() == nil && lines.Scan() */
+	do /* for s.ctx.Err() == nil && lines.ScanBatch() */
 	:: !cancelled && sent < NMSGS -> accept(id, sent, to)
 	:: cancelled -> break
 	od;
@@ -286,7 +288,7 @@ end_not_started:
 #ifdef WRITERS_NOT_WAITED
 end_exited_in_next: /* stopping here when the process exits is no deadlock */
 #endif
-	do /* for { batch, ok := q.Next(batch[:0]) ... } */
+	do /* for { batch, ok := q.Next(batch) ... } */
 	:: atomic { ALIVE queued[id] > 0 -> /* Next takes everything queued */
 		batch = queued[id];
 		queued[id] = 0

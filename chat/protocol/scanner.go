@@ -1,0 +1,115 @@
+package protocol
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+)
+
+// Scanner reads a client's lines, one at a time (Scan, as bufio.Scanner
+// does), or a batch at a time (ScanBatch): every complete line that has
+// arrived. A reader that hands the broker a batch, not a line, pays for one
+// channel send, and wakes the broker once, for all the lines that one read
+// brought in (docs/performance.md).
+//
+// A line longer than MaxLineBytes stops the scanner: Scan and ScanBatch
+// return false and Err returns bufio.ErrTooLong, and the scanner has buffered
+// no more than MaxLineBytes+2 bytes of that line.
+//
+// A last line without a newline is a line at the end of the input, but not
+// when a read error cut it short. bufio.ScanLines cannot tell the two apart:
+// a read deadline that stops a reader (at shutdown) would turn a half-typed
+// "alice: hel" into a message. So the scanner stops with the error instead.
+type Scanner struct {
+	lines *bufio.Scanner
+	reads *lastError
+	batch bool // what the next token is: every complete line, or one
+}
+
+// NewScanner returns a Scanner that reads from r.
+func NewScanner(r io.Reader) *Scanner {
+	s := &Scanner{reads: &lastError{r: r}}
+	s.lines = bufio.NewScanner(s.reads)
+	// The buffer starts small, because an idle client holds it for as long
+	// as it is connected, and doubles when a line does not fit. +2 leaves
+	// room for the line's "\r\n".
+	s.lines.Buffer(make([]byte, 0, scanStartBytes), MaxLineBytes+2)
+	s.lines.Split(s.split)
+	return s
+}
+
+// scanStartBytes is the size a scanner's buffer starts at: room for a few
+// dozen short lines in one read. (bufio's own start, 4 KiB, was a quarter of
+// what an idle connection cost: docs/performance.md.)
+const scanStartBytes = 1024
+
+// Scan reads the next line; Text returns it.
+func (s *Scanner) Scan() bool {
+	s.batch = false
+	return s.lines.Scan()
+}
+
+// Text returns the line that Scan read, without its "\n" or "\r\n".
+func (s *Scanner) Text() string { return s.lines.Text() }
+
+// ScanBatch waits until at least one line is complete, and then takes every
+// complete line that has arrived; Batch returns them. It reads no more than
+// Scan would: only when no complete line is buffered.
+func (s *Scanner) ScanBatch() bool {
+	s.batch = true
+	return s.lines.Scan()
+}
+
+// Batch returns the lines that ScanBatch took, in order, each without its
+// "\n" or "\r\n". They share one string, copied from the buffer once.
+func (s *Scanner) Batch() []string {
+	lines := strings.SplitAfter(s.lines.Text(), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1] // after the last "\n"
+	}
+	for i, line := range lines {
+		lines[i] = dropNewline(line)
+	}
+	return lines
+}
+
+// Err returns the error that stopped the scanner, or nil at the end of the
+// input.
+func (s *Scanner) Err() error { return s.lines.Err() }
+
+// split is the bufio.SplitFunc behind Scan and ScanBatch.
+func (s *Scanner) split(data []byte, atEOF bool) (int, []byte, error) {
+	cutShort := atEOF && len(data) > 0 && bytes.IndexByte(data, '\n') < 0
+	if cutShort && s.reads.err != nil && !errors.Is(s.reads.err, io.EOF) {
+		return 0, nil, s.reads.err
+	}
+	if !s.batch {
+		return bufio.ScanLines(data, atEOF)
+	}
+	if end := bytes.LastIndexByte(data, '\n'); end >= 0 {
+		return end + 1, data[:end+1], nil // every complete line
+	}
+	if cutShort {
+		return len(data), data, nil // the last line, at the end of the input
+	}
+	return 0, nil, nil // no complete line yet: read more
+}
+
+func dropNewline(line string) string {
+	line = strings.TrimSuffix(line, "\n")
+	return strings.TrimSuffix(line, "\r")
+}
+
+// lastError is a reader that remembers the error of its last Read.
+type lastError struct {
+	r   io.Reader
+	err error
+}
+
+func (l *lastError) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.err = err
+	return n, err
+}
