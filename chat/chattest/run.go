@@ -318,14 +318,30 @@ func (r *run) readLoop(c *client) {
 	}
 }
 
-// writeLoop writes what the client sends. After a write error it keeps
-// taking lines, so that sending never blocks the harness. When the outbox is
+// writeLoop writes what the client sends. What was sent while it was
+// writing goes out in its next write, all of it, as a client with a buffered
+// writer would send it: rushed steps reach the server as one read, and its
+// reader takes their lines as one batch. After a write error it keeps taking
+// lines, so that sending never blocks the harness. When the outbox is
 // closed, the client leaves: it half-closes its connection.
 func writeLoop(c *client) {
 	var err error
 	for line := range c.outbox {
+		lines := line + "\n"
+		for more := true; more; {
+			select {
+			case next, ok := <-c.outbox:
+				if !ok {
+					more = false // closed: the range above ends next
+					break
+				}
+				lines += next + "\n"
+			default:
+				more = false
+			}
+		}
 		if err == nil {
-			_, err = io.WriteString(c.conn, line+"\n")
+			_, err = io.WriteString(c.conn, lines)
 		}
 	}
 	if err == nil {
@@ -404,14 +420,7 @@ func (r *run) do(s Step) {
 		r.send(c, spell(s, text))
 		r.say("%s -> %s: %s", r.who(c), strings.Join(s.To, ","), text)
 	case s.Kind == SendsBurst:
-		first := r.nextText()
-		r.send(c, spell(s, first))
-		last := first
-		for range s.Count - 1 {
-			last = r.nextText()
-			r.send(c, spell(s, last))
-		}
-		r.say("%s -> %s: %s..%s", r.who(c), strings.Join(s.To, ","), first, last)
+		r.sendBurst(c, s)
 	case s.Kind == StopsReading:
 		r.setReading(c, false)
 		r.say("%s stops reading", r.who(c))
@@ -520,6 +529,27 @@ func (r *run) closeOutbox(c *client) {
 		c.outboxClosed = true
 		close(c.outbox) // its only sender is the harness, done sending
 	}
+}
+
+// sendBurst sends s.Count messages in one write, so that the server's
+// reader takes them as one batch; with s.Bad, a bad line in the middle.
+func (r *run) sendBurst(c *client, s Step) {
+	var lines, texts []string
+	for i := range s.Count {
+		texts = append(texts, r.nextText())
+		lines = append(lines, spell(s, texts[i]))
+		if s.Bad && i == s.Count/2-1 {
+			lines = append(lines, badLines[0])
+		}
+	}
+	r.send(c, lines...)
+	first, last := texts[0], texts[len(texts)-1]
+	if !s.Bad {
+		r.say("%s -> %s: %s..%s, in one write", r.who(c), strings.Join(s.To, ","), first, last)
+		return
+	}
+	r.say("%s -> %s: %s..%s, in one write, with the bad line %q after %s",
+		r.who(c), strings.Join(s.To, ","), first, last, badLines[0], texts[s.Count/2-1])
 }
 
 // sendBad sends a line that is not a message. A line too long ends the

@@ -21,7 +21,7 @@ const (
 	Connects       StepKind = iota // the client opens a connection
 	LogsIn                         // it sends its login line (once)
 	Sends                          // it sends one message
-	SendsBurst                     // it sends several messages at once
+	SendsBurst                     // it sends several messages in one write, perhaps with a bad line among them
 	StopsReading                   // it stops reading its connection
 	ResumesReading                 // it reads again
 	NeverReads                     // it stops reading for good: the drain deadline must cut it off
@@ -59,6 +59,7 @@ type Step struct {
 	To     []string // Sends, SendsBurst, LogsInAndSends: the recipients as written, repeats and unknowns included
 	Style  int      // Sends, SendsBurst: how the line is spelled (see spell); SendsBad: which bad line
 	Count  int      // SendsBurst
+	Bad    bool     // SendsBurst: a bad line (badLines[0]) comes after the first half of the messages
 	// Rush: the next step follows at once. Otherwise the harness lets the
 	// server settle after the step, so that the schedule, not the Go
 	// scheduler, decides what happens before what, and a failing schedule
@@ -113,6 +114,7 @@ func stepGen(kinds []StepKind, clients int, rush bool) *rapid.Generator[Step] {
 			s.Style = rapid.IntRange(0, len(styles)-1).Draw(t, "style")
 			if s.Kind == SendsBurst {
 				s.Count = rapid.IntRange(2, 20).Draw(t, "count")
+				s.Bad = rapid.IntRange(0, 3).Draw(t, "bad line in it") == 3 // shrinks to false
 			}
 		case SendsBad:
 			s.Style = rapid.IntRange(0, len(badLines)-1).Draw(t, "bad line")
@@ -155,6 +157,9 @@ func (s Step) GoString() string {
 		out += fmt.Sprintf(" to %s (style %d", strings.Join(s.To, ","), s.Style)
 		if s.Kind == SendsBurst {
 			out += fmt.Sprintf(", %d messages", s.Count)
+			if s.Bad {
+				out += ", a bad line"
+			}
 		}
 		out += ")"
 	case SendsBad:

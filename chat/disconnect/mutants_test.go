@@ -68,4 +68,12 @@ var mutants = []chattest.Mutant{
 		},
 		Want: model.Impostor,
 	},
+	{
+		// A bad line in a batch drops the messages before it: the reader
+		// forgets to hand them over before the error line.
+		Name: "a batch cut at a bad line",
+		Edits: []chattest.Edit{chattest.Replace("conn.go",
+			"\t\t\ts.handOver(id, name, msgs)\n\t\t\tmsgs = nil\n", "\t\t\tmsgs = nil\n")},
+		Want: model.Delivery,
+	},
 }

@@ -69,6 +69,14 @@ var mutants = []chattest.Mutant{
 		Want: model.Impostor,
 	},
 	{
+		// A bad line in a batch drops the messages before it: the reader
+		// forgets to hand them over before the error line.
+		Name: "a batch cut at a bad line",
+		Edits: []chattest.Edit{chattest.Replace("conn.go",
+			"\t\t\ts.handOver(id, name, msgs)\n\t\t\tmsgs = nil\n", "\t\t\tmsgs = nil\n")},
+		Want: model.Delivery,
+	},
+	{
 		// The bound is checked against the wrong number: a client is evicted
 		// long before its queue is full.
 		Name:  "evicted too early",
