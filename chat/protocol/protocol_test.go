@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -154,6 +155,24 @@ func TestScanBatchTakesEveryCompleteLine(t *testing.T) {
 		assert.Equal(t, [][]string{{"bob: one"}, {"bob: two"}, {"bob: three"}}, got,
 			"one batch a write here: a pipe's read returns one write")
 		assert.NoError(t, sc.Err())
+	})
+	t.Run("at most MaxBatchLines lines a batch", func(t *testing.T) {
+		// One long line grows the buffer, which then holds many short ones.
+		long := strings.Repeat("x", 32<<10)
+		sc := NewScanner(strings.NewReader(long + "\n" + strings.Repeat("\n", 1000)))
+		require.True(t, sc.Scan())
+		var sizes []int
+		for sc.ScanBatch() {
+			sizes = append(sizes, len(sc.Batch()))
+		}
+		require.NotEmpty(t, sizes)
+		assert.Equal(t, MaxBatchLines, sizes[0])
+		assert.LessOrEqual(t, slices.Max(sizes), MaxBatchLines)
+		total := 0
+		for _, n := range sizes {
+			total += n
+		}
+		assert.Equal(t, 1000, total)
 	})
 	t.Run("a read error cuts the last line short", func(t *testing.T) {
 		sc := NewScanner(io.MultiReader(strings.NewReader("bob: one\nbob: half a li"),

@@ -55,8 +55,8 @@ func (s *Scanner) Scan() bool {
 func (s *Scanner) Text() string { return s.lines.Text() }
 
 // ScanBatch waits until at least one line is complete, and then takes every
-// complete line that has arrived; Batch returns them. It reads no more than
-// Scan would: only when no complete line is buffered.
+// complete line that has arrived, up to MaxBatchLines; Batch returns them.
+// It reads no more than Scan would: only when no complete line is buffered.
 func (s *Scanner) ScanBatch() bool {
 	s.batch = true
 	return s.lines.Scan()
@@ -88,13 +88,32 @@ func (s *Scanner) split(data []byte, atEOF bool) (int, []byte, error) {
 	if !s.batch {
 		return bufio.ScanLines(data, atEOF)
 	}
-	if end := bytes.LastIndexByte(data, '\n'); end >= 0 {
-		return end + 1, data[:end+1], nil // every complete line
+	if end := batchEnd(data); end > 0 {
+		return end, data[:end], nil // the complete lines, MaxBatchLines at most
 	}
 	if cutShort {
 		return len(data), data, nil // the last line, at the end of the input
 	}
 	return 0, nil, nil // no complete line yet: read more
+}
+
+// MaxBatchLines bounds a batch. A batch costs memory for each of its lines
+// (a string header in Batch's slice, a message in the reader's), and a
+// buffer grown to 64 KiB by one long line could hold 65,536 empty ones.
+const MaxBatchLines = 128
+
+// batchEnd returns the length of the first MaxBatchLines complete lines in
+// data, or of all of them if there are fewer: 0 if there is none.
+func batchEnd(data []byte) int {
+	end := 0
+	for range MaxBatchLines {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			break
+		}
+		end += i + 1
+	}
+	return end
 }
 
 func dropNewline(line string) string {

@@ -48,7 +48,7 @@ func (s *Server) read(conn net.Conn) {
 // accept hands the messages of a batch of lines to the broker, in one event;
 // other lines are skipped.
 func (s *Server) accept(conn net.Conn, name string, batch []string) {
-	var msgs []protocol.Message
+	msgs := make([]protocol.Message, 0, len(batch)) // sized once: most lines are messages
 	for _, line := range batch {
 		msg, err := protocol.ParseMessage(line)
 		if err != nil {

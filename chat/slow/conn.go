@@ -108,7 +108,7 @@ func (s *Server) readMessages(lines *protocol.Scanner, conn net.Conn, id connID,
 // or in more around a bad line, whose error line goes to the broker between
 // them.
 func (s *Server) accept(conn net.Conn, id connID, name string, batch []string) {
-	var msgs []protocol.Message
+	msgs := make([]protocol.Message, 0, len(batch)) // sized once: most lines are messages
 	for _, line := range batch {
 		msg, err := protocol.ParseMessage(line)
 		if err != nil {
