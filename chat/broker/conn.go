@@ -23,6 +23,18 @@ func (s *Server) read(conn net.Conn) {
 	}
 }
 
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
+	if !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
+}
+
 // accept hands the messages of a batch of lines to the broker, in one event;
 // other lines are skipped.
 func (s *Server) accept(conn net.Conn, name string, batch []string) {
@@ -38,18 +50,6 @@ func (s *Server) accept(conn net.Conn, name string, batch []string) {
 	if len(msgs) > 0 {
 		s.events <- messageEvent{from: name, msgs: msgs}
 	}
-}
-
-func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
-	if !lines.Scan() {
-		return "", false
-	}
-	name, err := protocol.ParseLogin(lines.Text())
-	if err != nil {
-		s.log.Info("bad login line: closing the connection", "err", err)
-		return "", false
-	}
-	return name, true
 }
 
 // write is a peer's writer: it writes every message of its queue, in order,

@@ -320,14 +320,15 @@ func (r *run) readLoop(c *client) {
 
 // writeLoop writes what the client sends. What was sent while it was
 // writing goes out in its next write, all of it, as a client with a buffered
-// writer would send it: rushed steps reach the server as one read, and its
-// reader takes their lines as one batch. After a write error it keeps taking
+// writer would send it: rushed steps reach the server in one write, and its
+// reader may take their lines as one batch. After a write error it keeps taking
 // lines, so that sending never blocks the harness. When the outbox is
 // closed, the client leaves: it half-closes its connection.
 func writeLoop(c *client) {
 	var err error
 	for line := range c.outbox {
-		lines := line + "\n"
+		var lines strings.Builder
+		lines.WriteString(line + "\n")
 		for more := true; more; {
 			select {
 			case next, ok := <-c.outbox:
@@ -335,13 +336,13 @@ func writeLoop(c *client) {
 					more = false // closed: the range above ends next
 					break
 				}
-				lines += next + "\n"
+				lines.WriteString(next + "\n")
 			default:
 				more = false
 			}
 		}
 		if err == nil {
-			_, err = io.WriteString(c.conn, lines)
+			_, err = io.WriteString(c.conn, lines.String())
 		}
 	}
 	if err == nil {

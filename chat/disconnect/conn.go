@@ -96,6 +96,8 @@ func (s *Server) refuse(conn net.Conn, err error) {
 func (s *Server) readMessages(lines *protocol.Scanner, conn net.Conn, id connID, name string) {
 	// The context is checked before every batch, so a reader that was busy
 	// when shutdown began stops too, even if more lines are already buffered.
+	// The batch it was busy with, 128 lines at most, was accepted: it goes
+	// to the broker, and will be delivered.
 	for s.ctx.Err() == nil && lines.ScanBatch() {
 		s.accept(conn, id, name, lines.Batch())
 	}
@@ -115,7 +117,7 @@ func (s *Server) accept(conn net.Conn, id connID, name string, batch []string) {
 			// The client reads the answers in the order of its lines: the
 			// messages before this line go to the broker first.
 			s.handOver(id, name, msgs)
-			msgs = nil
+			msgs = nil // a new slice: the broker owns the one handed over
 			s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(err)}
 			continue
 		}

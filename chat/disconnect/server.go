@@ -148,7 +148,7 @@ func (s *Server) beginShutdown() {
 		return
 	}
 	listener.Close() // 1. Serve's Accept fails, and Serve returns
-	s.cancelCtx()    // 2. every reader stops before its next line
+	s.cancelCtx()    // 2. every reader stops before its next batch of lines
 	s.log.Info("shutdown: stopped accepting, told every reader to stop")
 	go s.drain() // ends when every goroutine of the server has; Shutdown waits
 }

@@ -279,6 +279,14 @@ func TestMistakesGetAnErrorLine(t *testing.T) {
 		bob.Expect("from alice: two")
 		bob.Expect("from alice: three")
 	})
+	// The reader takes these lines as one batch, and must split it at the
+	// bad line: the messages before it go to the broker before its error.
+	t.Run("answers in the order of the lines, in one write", func(t *testing.T) {
+		alice.Send("alice: one\nalice one\nalice: two")
+		alice.Expect("from alice: one")
+		alice.Expect(`error: no colon after the recipients; expected "name1, name2: text"`)
+		alice.Expect("from alice: two")
+	})
 }
 
 // A client that sends an endless line gets an error line and is

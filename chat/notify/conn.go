@@ -47,6 +47,18 @@ func (s *Server) read(conn net.Conn) {
 	}
 }
 
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
+	if !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
+}
+
 // accept hands the messages of a batch of lines to the broker, in one event;
 // other lines are skipped.
 func (s *Server) accept(conn net.Conn, name string, batch []string) {
@@ -76,18 +88,6 @@ func scan(lines *protocol.Scanner, incoming chan<- []string, done <-chan struct{
 			return
 		}
 	}
-}
-
-func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
-	if !lines.Scan() {
-		return "", false
-	}
-	name, err := protocol.ParseLogin(lines.Text())
-	if err != nil {
-		s.log.Info("bad login line: closing the connection", "err", err)
-		return "", false
-	}
-	return name, true
 }
 
 // write is a peer's writer: it writes every message of its queue, in order,

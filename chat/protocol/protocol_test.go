@@ -127,6 +127,8 @@ func TestScannerBoundsLines(t *testing.T) {
 		sc := NewScanner(strings.NewReader(strings.Repeat("x", MaxLineBytes+3) + "\n"))
 		assert.False(t, sc.Scan())
 		assert.ErrorIs(t, sc.Err(), bufio.ErrTooLong)
+		assert.False(t, sc.Scan(), "and for good: not the part of it that was read")
+		assert.False(t, sc.ScanBatch())
 	})
 }
 

@@ -26,6 +26,7 @@ type Scanner struct {
 	lines *bufio.Scanner
 	reads *lastError
 	batch bool // what the next token is: every complete line, or one
+	ended bool // Scan or ScanBatch returned false: they always will
 }
 
 // NewScanner returns a Scanner that reads from r.
@@ -48,7 +49,7 @@ const scanStartBytes = 1024
 // Scan reads the next line; Text returns it.
 func (s *Scanner) Scan() bool {
 	s.batch = false
-	return s.lines.Scan()
+	return s.scan()
 }
 
 // Text returns the line that Scan read, without its "\n" or "\r\n".
@@ -59,7 +60,18 @@ func (s *Scanner) Text() string { return s.lines.Text() }
 // It reads no more than Scan would: only when no complete line is buffered.
 func (s *Scanner) ScanBatch() bool {
 	s.batch = true
-	return s.lines.Scan()
+	return s.scan()
+}
+
+// scan is bufio.Scanner's Scan, but once it has returned false it returns
+// false again: after ErrTooLong, bufio.Scanner would return the part of the
+// long line that it buffered as a line.
+func (s *Scanner) scan() bool {
+	if s.ended {
+		return false
+	}
+	s.ended = !s.lines.Scan()
+	return !s.ended
 }
 
 // Batch returns the lines that ScanBatch took, in order, each without its

@@ -78,8 +78,8 @@ func (q *Queue[T]) Ready() <-chan struct{} {
 // everything it holds, in order. ok is false once the queue is closed and
 // everything pushed has been taken. Only one goroutine may call Next.
 //
-// done is the batch the previous call returned, or nil: the consumer is done
-// with it. Next empties it, and the queue keeps its memory for what is pushed
+// done is the batch the previous call returned, as it was returned, or nil:
+// the consumer is done with it. Next empties it, and the queue keeps its memory for what is pushed
 // next: the queue and its consumer swap two buffers instead of allocating.
 func (q *Queue[T]) Next(done []T) (batch []T, ok bool) {
 	// Drop the references to what the consumer wrote out, so that they can be

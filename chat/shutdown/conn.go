@@ -12,8 +12,8 @@ import (
 
 // read is a connection's reader: it reads the login line, then every message
 // line that has arrived, and hands them to the broker at once. It stops at
-// the end of the input or when
-// shutdown begins, whichever comes first, even while it waits for the login.
+// the end of the input or when shutdown begins, whichever comes first, even
+// while it waits for the login.
 func (s *Server) read(conn net.Conn) {
 	defer s.readers.Done()
 	// Wake this reader if it is blocked in Read when shutdown begins: a read
@@ -40,9 +40,23 @@ func (s *Server) read(conn net.Conn) {
 	s.events <- loginEvent{name: name, conn: conn}
 	// The context is checked before every batch, so a reader that was busy
 	// when shutdown began stops too, even if more lines are already buffered.
+	// The batch it was busy with, 128 lines at most, was accepted: it goes
+	// to the broker, and will be delivered.
 	for s.ctx.Err() == nil && lines.ScanBatch() {
 		s.accept(conn, name, lines.Batch())
 	}
+}
+
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
+	if s.ctx.Err() != nil || !lines.Scan() {
+		return "", false
+	}
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
 }
 
 // accept hands the messages of a batch of lines to the broker, in one event;
@@ -60,18 +74,6 @@ func (s *Server) accept(conn net.Conn, name string, batch []string) {
 	if len(msgs) > 0 {
 		s.events <- messageEvent{from: name, msgs: msgs}
 	}
-}
-
-func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
-	if s.ctx.Err() != nil || !lines.Scan() {
-		return "", false
-	}
-	name, err := protocol.ParseLogin(lines.Text())
-	if err != nil {
-		s.log.Info("bad login line: closing the connection", "err", err)
-		return "", false
-	}
-	return name, true
 }
 
 // write is a peer's writer: it writes every message of its queue, in order,

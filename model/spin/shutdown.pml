@@ -174,8 +174,8 @@ end_not_started:
 	send(LOGIN, id, id);
 #ifndef NOTIFY_WAITERS
 	/* As in readLogin, the guard is the check of s.ctx.Err(). The context
-	 * may be cancelled between the guard and accept: that is the line that
-	 * was already buffered when shutdown began. */
+	 * may be cancelled between the guard and accept: that is the batch the
+	 * reader had taken when shutdown began. */
 	do /* for s.ctx.Err() == nil && lines.ScanBatch() */
 	:: !cancelled && sent < NMSGS -> accept(id, sent, to)
 	:: cancelled -> break
