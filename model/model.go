@@ -6,43 +6,66 @@ import (
 	"strings"
 )
 
-// Kind says what an Event records.
+// Kind says what an Event records. The harness records what the clients do
+// and see; the server reports, through its trace hooks, what it decided.
 type Kind int
 
 const (
 	// Sent: client Conn wrote Line (its login line first, then messages).
+	// A line written in parts counts as sent when its newline is, or when
+	// the client ends its input after it.
 	Sent Kind = iota
-	// LoggedIn: the server routes messages for Name to Conn from now on.
+	// LoggedIn (hook): the server routes messages for Name to Conn from now on.
 	LoggedIn
-	// Accepted: the server took responsibility for a message from Conn.
+	// Accepted (hook): the server took responsibility for a message from
+	// Conn, sent by Name.
 	Accepted
 	// Disconnected: client Conn closed its connection: it neither sends nor
 	// reads any more.
 	Disconnected
-	// ShutdownBegan: Ctrl-C.
+	// ShutdownBegan (hook): Ctrl-C. Read: what each client had read then.
 	ShutdownBegan
-	// Settled: every message accepted so far has been routed (the harness
-	// knows this inside a synctest bubble, once every goroutine is blocked).
+	// Settled: the server has done all it can with what it was given, as
+	// far as the harness can tell (exactly, in a synctest bubble). Read:
+	// how many lines each client had read then.
 	Settled
 	// Left: client Conn ended its input (it half-closed its connection, or
 	// sent a line too long to be read) and still reads.
 	Left
-	// LoggedOut: the server stopped routing messages for Name to Conn.
+	// LoggedOut (hook): the server stopped routing messages for Name to Conn.
 	LoggedOut
-	// Evicted: the server stopped routing messages for Name to Conn because
-	// Conn read too slowly; Count lines were waiting for it.
+	// Evicted (hook): the server stopped routing messages for Name to Conn
+	// because Conn read too slowly. Count is how many lines it says were
+	// waiting; the model counts for itself.
 	Evicted
+	// Routed (hook): the server routed the message Text, from Name.
+	Routed
+	// Connected: client Conn opened a connection.
+	Connected
+	// Closed: the server closed Conn's connection.
+	Closed
+	// Ended: client Conn read the end of its input: the server will write
+	// nothing more to it.
+	Ended
+	// Paused: client Conn stopped reading. Resumed: it reads again.
+	Paused
+	Resumed
+	// Held: the harness holds the server's reader of Conn (a goroutine
+	// descheduled at the worst moment); Released: it lets it go.
+	Held
+	Released
 )
 
 // Event is one entry of a history.
 type Event struct {
 	Kind  Kind
-	Conn  int    // Sent, LoggedIn, Accepted, Disconnected
-	Line  string // Sent
-	Name  string // LoggedIn; Accepted: the sender's name
-	To    []string
-	Text  string // Accepted: what the server parsed
-	Count int    // Evicted
+	Conn  int
+	Line  string      // Sent
+	Name  string      // LoggedIn, LoggedOut, Evicted; Accepted, Routed: the sender's name
+	To    []string    // Accepted
+	Text  string      // Accepted, Routed
+	Count int         // Evicted: what the server says was waiting
+	Read  map[int]int // Settled, ShutdownBegan: lines each client had read
 }
 
 // Property names one of the properties; a Violation's Property is stable
@@ -55,18 +78,69 @@ const (
 	Duplicate  Property = "Exactly once: a client received a message twice"
 	Order      Property = "Order: a client received one sender's messages out of order"
 	Acceptance Property = "Acceptance: the server accepted what its client did not send"
+	Progress   Property = "Progress: once the server settled, a line a client sent was still not taken in"
+	Names      Property = "Names: a client was logged in under a name it did not ask for, or one another connection held"
 	// The disconnect chapter's claims; the chapters before it break them.
 	Login    Property = "Login: a free name was refused, or a name not freed when its client left"
 	Impostor Property = "Impostor: the server accepted a message from a client it never logged in"
+	Errors   Property = "Error lines: a mistake got no error line, the wrong one, or one out of order"
+	// The slow chapter's claim.
+	Eviction Property = "Eviction: a client was disconnected as too slow with no more lines waiting than the bound"
 )
 
 // Violation is one broken property, with the details.
 type Violation struct {
 	Property Property
 	Detail   string
+	at       int // the event that revealed it, or the history's length
 }
 
 func (v Violation) String() string { return string(v.Property) + ": " + v.Detail }
+
+// Config is what the model must know of the server under test.
+type Config struct {
+	// MaxQueued is its bound on the lines waiting for one client: a client
+	// may be evicted as too slow only when more than this many wait for it
+	// (0: never).
+	MaxQueued int
+}
+
+// Check returns the violations in a history. received holds every complete
+// line each connection read, error lines included, in order; reading says
+// whether it read to the end (it neither disconnected nor stopped reading
+// for good).
+func Check(history []Event, received map[int][]string, reading map[int]bool, cfg Config) []Violation {
+	c := newChecker(history, received, cfg)
+	c.replay()
+	for _, cl := range c.sortedClients() {
+		c.checkReceived(cl)
+		c.checkAnswers(cl, received[cl.id], reading[cl.id])
+	}
+	c.checkDelivered(reading)
+	c.checkImpostors()
+	return c.sorted()
+}
+
+// Pending returns what the server still owes the clients now: the
+// violations that a Settled event recorded now would show. An empty result
+// means the server has settled, as far as the clients can tell; over TCP the
+// harness waits for that before it records Settled.
+func Pending(history []Event, received map[int][]string, cfg Config) []Violation {
+	read := map[int]int{}
+	for id, lines := range received {
+		read[id] = len(lines)
+	}
+	h := append(slices.Clip(history), Event{Kind: Settled, Read: read})
+	c := newChecker(h, received, cfg)
+	c.replay()
+	var pending []Violation
+	for _, v := range c.sorted() {
+		if v.at == len(h)-1 {
+			pending = append(pending, v)
+		}
+	}
+	return pending
+}
 
 // message is an accepted message, as the model understands it.
 type message struct {
@@ -79,292 +153,380 @@ type message struct {
 	must     []int        // connections it is owed to
 	may      map[int]bool // connections that may receive it (a race allows it)
 	acceptAt int          // its place in the history
+	routed   bool         // the server reported routing it
 }
 
-// Check returns the violations in what the clients received. received holds
-// the complete lines each connection read; reading says whether it read to
-// the end (it neither disconnected nor stopped reading for good).
-func Check(history []Event, received map[int][]string, reading map[int]bool) []Violation {
-	c := newChecker(history)
-	c.replay()
-	for conn, lines := range received {
-		c.checkReceived(conn, lines)
+func (m *message) delivery() string { return "from " + m.from + ": " + m.text }
+
+// owedTo reports whether m may reach conn at all.
+func (m *message) reaches(conn int) bool { return slices.Contains(m.must, conn) || m.may[conn] }
+
+// line is a line a client sent after its login line.
+type line struct {
+	refusal string   // the error line it gets, if it is not a message
+	p       parsed   // if it is
+	msg     *message // once accepted
+	takenIn bool     // the server read it before shutdown: it owes an answer
+}
+
+// client is one connection, as the model sees it.
+type client struct {
+	id            int
+	connected     bool
+	asked         bool   // it sent its login line
+	name          string // the name it asked for, if it is one
+	refusal       string // the error line that refuses its login line, if it is not a name
+	askedEpoch    int
+	certain       bool // it asked for a name that only it can hold: it must get it
+	loginOwed     bool // it asked for a free name (see free)
+	refused       bool // the server answered its login without logging it in
+	loggedIn      bool // the LoggedIn hook was called for it
+	loggedOut     bool
+	evicted       bool
+	left          bool // it ended its input
+	disconnected  bool
+	departed      bool // left, disconnected or evicted
+	departEpoch   int
+	closed        bool // the server closed the connection
+	ended         bool // it read the end of its input
+	paused, held  bool
+	answersFailed bool    // checkAnswers found a fault: it says so once
+	stalled       bool    // checkTakenIn found a line not accepted: it says so once
+	pending       []*line // message lines sent and not accepted yet
+	lines         []*line // every line after its login, in order
+	accepted      int
+}
+
+type checker struct {
+	cfg        Config
+	history    []Event
+	received   map[int][]string
+	clients    map[int]*client
+	routes     map[string]int // name -> the connection routed to now
+	holders    map[string]int // name -> the connection the hooks say holds it
+	everHeld   map[string]int // name -> how many connections ever held it
+	messages   map[string]*message
+	open       []*message // accepted since the last Settled: their routing may race
+	shutdown   bool
+	epoch      int         // Settled events so far
+	lastRead   map[int]int // Read of the last Settled
+	cover      Covered
+	coverOnly  bool // Cover's replay: no checks
+	violations []Violation
+	at         int // the event being replayed
+}
+
+func newChecker(history []Event, received map[int][]string, cfg Config) *checker {
+	return &checker{
+		cfg: cfg, history: history, received: received,
+		clients: map[int]*client{}, routes: map[string]int{}, holders: map[string]int{},
+		everHeld: map[string]int{}, messages: map[string]*message{}, lastRead: map[int]int{},
 	}
-	c.checkDelivered(received, reading)
+}
+
+func (c *checker) fail(p Property, format string, args ...any) {
+	c.violations = append(c.violations, Violation{p, fmt.Sprintf(format, args...), c.at})
+}
+
+func (c *checker) sorted() []Violation {
 	slices.SortStableFunc(c.violations, func(a, b Violation) int {
 		return strings.Compare(string(a.Property), string(b.Property))
 	})
 	return c.violations
 }
 
-type checker struct {
-	history    []Event
-	login      map[int]string      // connection -> the name it sent
-	pending    map[int][]parsed    // connection -> valid message lines not yet accepted
-	messages   map[string]*message // by text: the harness makes every text unique
-	loggedIn   map[int]string      // connection -> the name it is routed under
-	left       map[int]bool        // connections whose client disconnected
-	departed   map[int]bool        // connections whose client ended its input
-	leaving    map[int]bool        // departed, and the server has not logged them out yet
-	logins     logins
-	violations []Violation
-}
-
-func newChecker(history []Event) *checker {
-	return &checker{
-		history:  history,
-		login:    map[int]string{},
-		pending:  map[int][]parsed{},
-		messages: map[string]*message{},
-		loggedIn: map[int]string{},
-		left:     map[int]bool{},
-		departed: map[int]bool{},
-		leaving:  map[int]bool{},
-		logins:   logins{sentAt: map[int]int{}, departedAt: map[int]int{}, owed: map[int]int{}},
+func (c *checker) client(id int) *client {
+	cl, ok := c.clients[id]
+	if !ok {
+		cl = &client{id: id}
+		c.clients[id] = cl
 	}
+	return cl
 }
 
-func (c *checker) fail(p Property, format string, args ...any) {
-	c.violations = append(c.violations, Violation{p, fmt.Sprintf(format, args...)})
+func (c *checker) sortedClients() []*client {
+	ids := make([]int, 0, len(c.clients))
+	for id := range c.clients {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]*client, len(ids))
+	for i, id := range ids {
+		out[i] = c.clients[id]
+	}
+	return out
 }
 
 // replay walks the history once, in order, as the server lived it.
 func (c *checker) replay() {
-	routes := map[string]int{} // name -> the connection routed to now
-	shutdown := false
-	var open []*message // accepted since the last Settled: their routing may race
 	for i, ev := range c.history {
+		c.at = i
+		cl := c.client(ev.Conn)
 		switch ev.Kind {
+		case Connected:
+			cl.connected = true
 		case Sent:
-			c.sent(ev, shutdown)
+			c.sent(cl, ev.Line)
 		case LoggedIn:
-			c.loggedIn[ev.Conn] = ev.Name
-			if c.departed[ev.Conn] { // it left first: nothing is owed to it
-				c.leaving[ev.Conn] = true
-			} else {
-				routes[ev.Name] = ev.Conn
-			}
-			for _, m := range open { // routed before or after? Either may happen.
-				if slices.Contains(m.to, ev.Name) {
-					m.may[ev.Conn] = true
-				}
-			}
+			c.loggedIn(cl, ev.Name)
 		case Accepted:
-			if m := c.accepted(ev, i, !shutdown, routes); m != nil {
-				open = append(open, m)
+			c.accepted(cl, ev)
+		case Routed:
+			if m := c.messages[ev.Text]; m != nil && m.from == ev.Name {
+				m.routed = true
 			}
 		case Left, Disconnected:
-			c.depart(ev.Conn, routes, open)
-			c.left[ev.Conn] = c.left[ev.Conn] || ev.Kind == Disconnected
+			c.depart(cl)
+			cl.left = cl.left || ev.Kind == Left
+			cl.disconnected = cl.disconnected || ev.Kind == Disconnected
 		case LoggedOut:
-			delete(c.leaving, ev.Conn)
+			cl.loggedOut = true
+			c.release(cl, ev.Name)
 		case Evicted:
 			// What was routed to it before is still owed: it is queued, and
 			// the client may read it. Nothing routed after is.
-			c.depart(ev.Conn, routes, open)
-			delete(c.leaving, ev.Conn)
+			if !c.coverOnly {
+				c.checkEviction(cl, ev.Count)
+			}
+			c.depart(cl)
+			cl.evicted = true
+			c.release(cl, ev.Name)
+		case Closed:
+			cl.closed = true
+		case Ended:
+			cl.ended = true
+		case Paused, Resumed:
+			cl.paused = ev.Kind == Paused
+		case Held, Released:
+			cl.held = ev.Kind == Held
 		case ShutdownBegan:
-			shutdown = true
-			c.logins.owed = map[int]int{} // a login not answered yet may be refused now
+			c.cover.observe(c, ev.Read)
+			c.shutdown = true
 		case Settled:
-			open = nil
-			c.logins.settle(c)
+			if !c.shutdown && !c.coverOnly {
+				c.settle(ev.Read)
+			}
+			c.open = nil
+			c.lastRead = ev.Read
+			c.epoch++
 		}
 	}
-	c.checkImpostors()
+	c.at = len(c.history)
 }
 
-// depart ends what is owed to a client that ended its input: the server
-// sees it leave at some point after this, so a message not yet routed may
-// or may not reach it.
-func (c *checker) depart(conn int, routes map[string]int, open []*message) {
-	if c.departed[conn] {
+func (c *checker) sent(cl *client, text string) {
+	if !cl.asked {
+		c.asks(cl, text)
 		return
 	}
-	c.departed[conn] = true
-	c.logins.departedAt[conn] = c.logins.epoch
-	name, ok := c.loggedIn[conn]
-	if !ok || routes[name] != conn {
+	l := &line{}
+	l.p, l.refusal = parseMessage(text)
+	cl.lines = append(cl.lines, l)
+	if l.refusal == "" {
+		cl.pending = append(cl.pending, l)
+	}
+}
+
+// asks records a login line. A name is certain to be given if every other
+// connection that asked for it before was refused, and none asks for it
+// before the server settles: no chapter, whatever it does with names that
+// were held, may refuse it. It is owed (the Login property) if it is free
+// in a chapter that frees the names of clients that left.
+func (c *checker) asks(cl *client, text string) {
+	cl.asked = true
+	cl.askedEpoch = c.epoch
+	cl.name, cl.refusal = parseLogin(text)
+	if cl.refusal != "" || c.shutdown {
 		return
 	}
-	delete(routes, name)
-	c.leaving[conn] = true
-	for _, m := range open {
-		if i := slices.Index(m.must, conn); i >= 0 {
-			m.must = slices.Delete(m.must, i, i+1)
-			m.may[conn] = true
-		}
-	}
-}
-
-// logins holds what the Login property needs. Time is counted in epochs: an
-// epoch ends at each Settled, when the server has done all it was asked.
-type logins struct {
-	epoch      int
-	sentAt     map[int]int // connection -> the epoch its login line was sent in
-	departedAt map[int]int // connection -> the epoch its client ended its input in
-	owed       map[int]int // connection -> the epoch it sent a free name in
-}
-
-// free reports whether name is free for conn: every other connection that
-// asked for it was refused, or left, in an earlier epoch.
-func (l *logins) free(c *checker, conn int, name string) bool {
-	for other, asked := range c.login {
-		if other == conn || asked != name {
+	cl.certain = true
+	for _, other := range c.clients {
+		if other == cl || !other.asked || other.name != cl.name {
 			continue
 		}
-		_, holds := c.loggedIn[other]
-		left, departed := l.departedAt[other]
-		refused := !holds && l.sentAt[other] < l.epoch
-		if !refused && !(departed && left < l.epoch) {
-			return false
+		if other.askedEpoch == c.epoch { // the two race: either may win
+			other.certain, other.loginOwed = false, false
+		}
+		if other.askedEpoch == c.epoch || !other.refused {
+			cl.certain = false
 		}
 	}
-	return true
+	cl.loginOwed = c.free(cl)
 }
 
-// race forgets the logins of name asked for in this epoch: a second ask
-// before the server settled races with them, and either may win.
-func (l *logins) race(c *checker, name string) {
-	for other, at := range l.owed {
-		if c.login[other] == name && at == l.epoch {
-			delete(l.owed, other)
+// loggedIn checks that the name given is the one asked for, and held by no
+// other connection, and routes the name to cl.
+func (c *checker) loggedIn(cl *client, name string) {
+	switch holder, held := c.holders[name]; {
+	case !cl.asked || cl.refusal != "" || cl.name != name:
+		c.fail(Names, "conn %d asked for %q and was logged in as %q", cl.id, cl.name, name)
+	case cl.loggedIn:
+		c.fail(Names, "conn %d was logged in twice", cl.id)
+	case held && holder != cl.id:
+		c.fail(Names, "conn %d was logged in as %q while conn %d held it", cl.id, name, holder)
+	}
+	cl.loggedIn = true
+	c.holders[name] = cl.id
+	c.everHeld[name]++
+	for _, m := range c.open { // routed before or after? Either may happen.
+		if slices.Contains(m.to, name) {
+			m.may[cl.id] = true
+		}
+	}
+	if !cl.departed { // if it left first, nothing is owed to it
+		c.routes[name] = cl.id
+	}
+}
+
+func (c *checker) release(cl *client, name string) {
+	if c.holders[name] == cl.id {
+		delete(c.holders, name)
+	}
+}
+
+// depart ends what is owed to a client that ended its input, or was evicted:
+// the server sees it at some point after this, so a message not yet routed
+// may or may not reach it.
+func (c *checker) depart(cl *client) {
+	if cl.departed {
+		return
+	}
+	cl.departed = true
+	cl.departEpoch = c.epoch
+	if !cl.loggedIn || c.routes[cl.name] != cl.id {
+		return
+	}
+	delete(c.routes, cl.name)
+	for _, m := range c.open {
+		if i := slices.Index(m.must, cl.id); i >= 0 {
+			m.must = slices.Delete(m.must, i, i+1)
+			m.may[cl.id] = true
 		}
 	}
 }
 
-// settle checks, at the end of an epoch, that every free name asked for in
-// it was given.
-func (l *logins) settle(c *checker) {
-	for conn, at := range l.owed {
-		if _, ok := c.loggedIn[conn]; !ok && at == l.epoch && !c.departed[conn] {
-			c.fail(Login, "conn %d asked for %q, which was free, and was not logged in", conn, c.login[conn])
+// leaving reports whether cl has departed but its name may still be routed
+// to it: the server has not logged it out yet.
+func (c *checker) leaving(cl *client) bool {
+	return cl.loggedIn && cl.departed && !cl.loggedOut && !cl.evicted
+}
+
+// accepted checks an Accepted event against what its client sent, and
+// records what the message is owed.
+func (c *checker) accepted(cl *client, ev Event) {
+	if len(cl.pending) == 0 {
+		c.fail(Acceptance, "conn %d: accepted %q, but it sent no such line", cl.id, ev.Text)
+		return
+	}
+	l := cl.pending[0]
+	cl.pending = cl.pending[1:]
+	if !cl.asked || ev.Name != cl.name || ev.Text != l.p.text || !slices.Equal(ev.To, l.p.to) {
+		c.fail(Acceptance, "conn %d: accepted %s -> %v: %q, but it sent %q",
+			cl.id, ev.Name, ev.To, ev.Text, l.p.line)
+		return
+	}
+	m := &message{
+		sender: cl.id, from: ev.Name, to: l.p.to, text: l.p.text,
+		index: cl.accepted, early: !c.shutdown, may: map[int]bool{}, acceptAt: c.at,
+	}
+	cl.accepted++
+	l.msg = m
+	if m.early { // the server read every line before this one
+		for _, before := range cl.lines {
+			if before == l {
+				break
+			}
+			before.takenIn = true
 		}
 	}
-	clear(l.owed)
-	l.epoch++
+	for _, name := range m.to {
+		if conn, ok := c.routes[name]; ok {
+			m.must = append(m.must, conn)
+		}
+	}
+	for _, other := range c.clients { // it left, and the server may not have seen it yet
+		if c.leaving(other) && slices.Contains(m.to, other.name) {
+			m.may[other.id] = true
+		}
+	}
+	c.messages[m.text] = m
+	c.open = append(c.open, m)
 }
 
 // checkImpostors: a message accepted from a connection that the server
 // never logged in was sent under a name that was not its own.
 func (c *checker) checkImpostors() {
 	for _, m := range c.sortedMessages() {
-		if _, ok := c.loggedIn[m.sender]; !ok {
+		if !c.client(m.sender).loggedIn {
 			c.fail(Impostor, "conn %d was never logged in, but its %q was accepted as %s's",
 				m.sender, m.text, m.from)
 		}
 	}
 }
 
-func (c *checker) sent(ev Event, shutdown bool) {
-	if _, ok := c.login[ev.Conn]; !ok {
-		name := parseLogin(ev.Line)
-		c.login[ev.Conn] = name
-		c.logins.sentAt[ev.Conn] = c.logins.epoch
-		c.logins.race(c, name)
-		if !shutdown && c.logins.free(c, ev.Conn, name) {
-			c.logins.owed[ev.Conn] = c.logins.epoch
-		}
-		return
-	}
-	if p, ok := parseMessage(ev.Line); ok {
-		c.pending[ev.Conn] = append(c.pending[ev.Conn], p)
-	}
-}
-
-// accepted checks an Accepted event against what its client sent, and
-// records what the message is owed.
-func (c *checker) accepted(ev Event, at int, early bool, routes map[string]int) *message {
-	queue := c.pending[ev.Conn]
-	if len(queue) == 0 {
-		c.fail(Acceptance, "conn %d: accepted %q, but it sent no such line", ev.Conn, ev.Text)
-		return nil
-	}
-	want := queue[0]
-	c.pending[ev.Conn] = queue[1:]
-	if ev.Name != c.login[ev.Conn] || ev.Text != want.text || !slices.Equal(ev.To, want.to) {
-		c.fail(Acceptance, "conn %d: accepted %s -> %v: %q, but it sent %q",
-			ev.Conn, ev.Name, ev.To, ev.Text, want.line)
-		return nil
-	}
-	m := &message{
-		sender: ev.Conn, from: ev.Name, to: want.to, text: want.text,
-		index: c.countFrom(ev.Conn), early: early, may: map[int]bool{}, acceptAt: at,
-	}
-	for _, name := range m.to {
-		if conn, ok := routes[name]; ok {
-			m.must = append(m.must, conn)
-		}
-	}
-	for conn := range c.leaving { // it left, and the server may not have seen it yet
-		if slices.Contains(m.to, c.loggedIn[conn]) {
-			m.may[conn] = true
-		}
-	}
-	c.messages[m.text] = m
-	return m
-}
-
-func (c *checker) countFrom(conn int) int {
-	n := 0
-	for _, m := range c.messages {
-		if m.sender == conn {
-			n++
-		}
-	}
-	return n
-}
-
-// checkReceived checks one connection's lines: each owed to it, once, and
-// each sender's in order.
-func (c *checker) checkReceived(conn int, lines []string) {
+// checkReceived checks one connection's deliveries: each owed to it, once,
+// and each sender's in order. Error lines are checkAnswers' business.
+func (c *checker) checkReceived(cl *client) {
 	seen := map[string]bool{}
 	last := map[int]int{} // sender -> index of the last message received from it
-	for _, line := range lines {
-		from, text, ok := parseDelivery(line)
-		m := c.messages[text]
-		switch {
-		case !ok || m == nil || m.from != from:
-			c.fail(Spurious, "conn %d received %q, which nobody sent", conn, line)
-			continue
-		case !slices.Contains(m.must, conn) && !m.may[conn]:
-			c.fail(Spurious, "conn %d (%s) received %q, addressed to %v",
-				conn, c.loggedIn[conn], line, m.to)
-			continue
-		case seen[text]:
-			c.fail(Duplicate, "conn %d received %q twice", conn, line)
+	for _, line := range c.received[cl.id] {
+		if isErrorLine(line) {
 			continue
 		}
-		seen[text] = true
+		m := c.delivered(line)
+		switch {
+		case m == nil:
+			c.fail(Spurious, "conn %d received %q, which nobody sent", cl.id, line)
+			continue
+		case !m.reaches(cl.id):
+			c.fail(Spurious, "conn %d (%s) received %q, addressed to %v", cl.id, cl.name, line, m.to)
+			continue
+		case seen[m.text]:
+			c.fail(Duplicate, "conn %d received %q twice", cl.id, line)
+			continue
+		}
+		seen[m.text] = true
 		if prev, ok := last[m.sender]; ok && m.index < prev {
-			c.fail(Order, "conn %d received %q after a later message of conn %d",
-				conn, line, m.sender)
+			c.fail(Order, "conn %d received %q after a later message of conn %d", cl.id, line, m.sender)
 		}
 		last[m.sender] = m.index
 	}
 }
 
+// delivered returns the message a delivery line carries, or nil.
+func (c *checker) delivered(line string) *message {
+	from, text, ok := parseDelivery(line)
+	if m := c.messages[text]; ok && m != nil && m.from == from {
+		return m
+	}
+	return nil
+}
+
 // checkDelivered checks that every message accepted before shutdown reached
 // every connection it is owed to that read to the end.
-func (c *checker) checkDelivered(received map[int][]string, reading map[int]bool) {
+func (c *checker) checkDelivered(reading map[int]bool) {
 	got := map[int]map[string]bool{}
-	for conn, lines := range received {
-		got[conn] = map[string]bool{}
-		for _, line := range lines {
-			from, text, ok := parseDelivery(line)
-			if m := c.messages[text]; ok && m != nil && m.from == from {
-				got[conn][text] = true
-			}
-		}
+	for conn, lines := range c.received {
+		got[conn] = c.deliveredTexts(lines)
 	}
 	for _, m := range c.sortedMessages() {
 		for _, conn := range m.must {
-			if m.early && reading[conn] && !c.left[conn] && !got[conn][m.text] {
+			if m.early && reading[conn] && !c.client(conn).disconnected && !got[conn][m.text] {
 				c.fail(Delivery, "conn %d (%s) never received %q from %s",
-					conn, c.loggedIn[conn], m.text, m.from)
+					conn, c.client(conn).name, m.text, m.from)
 			}
 		}
 	}
+}
+
+func (c *checker) deliveredTexts(lines []string) map[string]bool {
+	got := map[string]bool{}
+	for _, line := range lines {
+		if m := c.delivered(line); m != nil {
+			got[m.text] = true
+		}
+	}
+	return got
 }
 
 func (c *checker) sortedMessages() []*message {

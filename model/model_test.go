@@ -1,13 +1,10 @@
 package model
 
 import (
-	"strings"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"pgregory.net/rapid"
-
-	"achat/chat/protocol"
 )
 
 // A small language for histories: each helper returns one event.
@@ -18,165 +15,300 @@ func loggedIn(conn int, name string) Event {
 func accepted(conn int, from string, text string, to ...string) Event {
 	return Event{Kind: Accepted, Conn: conn, Name: from, To: to, Text: text}
 }
-
+func routed(from, text string) Event        { return Event{Kind: Routed, Name: from, Text: text} }
 func left(conn int) Event                   { return Event{Kind: Left, Conn: conn} }
+func disconnected(conn int) Event           { return Event{Kind: Disconnected, Conn: conn} }
 func loggedOut(conn int, name string) Event { return Event{Kind: LoggedOut, Conn: conn, Name: name} }
+func evicted(conn int, name string) Event {
+	return Event{Kind: Evicted, Conn: conn, Name: name, Count: 99}
+}
+func closed(conn int) Event                    { return Event{Kind: Closed, Conn: conn} }
+func paused(conn int) Event                    { return Event{Kind: Paused, Conn: conn} }
+func connected(conn int) Event                 { return Event{Kind: Connected, Conn: conn} }
+func settledRead(read map[int]int) Event       { return Event{Kind: Settled, Read: read} }
+func shutdownRead(read map[int]int) Event      { return Event{Kind: ShutdownBegan, Read: read} }
+func lines(l ...string) []string               { return l }
+func got(by map[int][]string) map[int][]string { return by }
 
 var (
 	shutdownBegan = Event{Kind: ShutdownBegan}
-	settled       = Event{Kind: Settled}
+	settled       = Event{Kind: Settled} // no client had read anything
 )
 
-// aliceAndBob is a history where alice (conn 0) and bob (conn 1) log in, then
-// alice sends m1 to bob.
-var aliceAndBob = []Event{
-	sent(0, "alice"), loggedIn(0, "alice"),
-	sent(1, "bob"), loggedIn(1, "bob"),
-	sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"),
-}
+// logins: alice (conn 0) and bob (conn 1) log in.
+var logins = []Event{sent(0, "alice"), loggedIn(0, "alice"), sent(1, "bob"), loggedIn(1, "bob")}
+
+// aliceAndBob: they log in, then alice sends m1 to bob.
+var aliceAndBob = with(logins, sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"))
 
 func with(history []Event, more ...Event) []Event {
-	return append(append([]Event(nil), history...), more...)
+	return append(slices.Clone(history), more...)
 }
 
-var both = map[int]bool{0: true, 1: true}
+var (
+	both  = map[int]bool{0: true, 1: true}
+	three = map[int]bool{0: true, 1: true, 2: true}
+	m1    = got(map[int][]string{1: lines("from alice: m1")})
+	// bobTaken: conn 2 asked for bob, and was told it is taken.
+	bobTaken = got(map[int][]string{2: lines(`error: name "bob" is taken`)})
+)
 
-func TestCheck(t *testing.T) {
-	tests := []struct {
-		name     string
-		history  []Event
-		received map[int][]string
-		reading  map[int]bool
-		want     []Property
-	}{
-		{"delivered", aliceAndBob, map[int][]string{1: {"from alice: m1"}}, both, nil},
+type checkTest struct {
+	name     string
+	history  []Event
+	received map[int][]string
+	reading  map[int]bool
+	want     []Property // each property broken, once
+}
+
+func runChecks(t *testing.T, cfg Config, tests []checkTest) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var broken []Property
+			for _, v := range Check(tt.history, tt.received, tt.reading, cfg) {
+				if !slices.Contains(broken, v.Property) {
+					broken = append(broken, v.Property)
+				}
+				t.Log(v)
+			}
+			assert.Equal(t, tt.want, broken)
+		})
+	}
+}
+
+func TestDeliveryAndWhatItExcuses(t *testing.T) {
+	runChecks(t, Config{}, []checkTest{
+		{"delivered", aliceAndBob, m1, both, nil},
 		{"lost", aliceAndBob, nil, both, []Property{Delivery}},
 		{"lost to a client that stopped reading is excused",
 			aliceAndBob, nil, map[int]bool{0: true}, nil},
 		{"lost to a client that disconnected is excused",
-			with(aliceAndBob, Event{Kind: Disconnected, Conn: 1}), nil, both, nil},
+			with(aliceAndBob, disconnected(1)), nil, both, nil},
 		{"accepted after shutdown began may be lost",
-			with(aliceAndBob[:4], shutdownBegan, aliceAndBob[4], aliceAndBob[5]), nil, both, nil},
+			with(logins, shutdownBegan, aliceAndBob[4], aliceAndBob[5]), nil, both, nil},
 		{"accepted after shutdown began may be delivered",
-			with(aliceAndBob[:4], shutdownBegan, aliceAndBob[4], aliceAndBob[5]),
-			map[int][]string{1: {"from alice: m1"}}, both, nil},
+			with(logins, shutdownBegan, aliceAndBob[4], aliceAndBob[5]), m1, both, nil},
 		{"delivered twice", aliceAndBob,
-			map[int][]string{1: {"from alice: m1", "from alice: m1"}}, both, []Property{Duplicate}},
+			got(map[int][]string{1: lines("from alice: m1", "from alice: m1")}), both, []Property{Duplicate}},
 		{"delivered to someone else", aliceAndBob,
-			map[int][]string{0: {"from alice: m1"}, 1: {"from alice: m1"}}, both, []Property{Spurious}},
+			got(map[int][]string{0: lines("from alice: m1"), 1: lines("from alice: m1")}), both,
+			[]Property{Spurious}},
 		{"never sent", aliceAndBob,
-			map[int][]string{1: {"from alice: m1", "from alice: m9"}}, both, []Property{Spurious}},
+			got(map[int][]string{1: lines("from alice: m1", "from alice: m9")}), both, []Property{Spurious}},
 		{"sent under another name", aliceAndBob,
-			map[int][]string{1: {"from bob: m1"}}, both, []Property{Delivery, Spurious}},
+			got(map[int][]string{1: lines("from bob: m1")}), both, []Property{Delivery, Spurious}},
 		{"out of order",
 			with(aliceAndBob, sent(0, "bob: m2"), accepted(0, "alice", "m2", "bob")),
-			map[int][]string{1: {"from alice: m2", "from alice: m1"}}, both, []Property{Order}},
+			got(map[int][]string{1: lines("from alice: m2", "from alice: m1")}), both, []Property{Order}},
 		{"a peer that logs in while a message is routed may get it",
 			[]Event{sent(0, "alice"), loggedIn(0, "alice"), sent(0, "bob: m1"),
 				accepted(0, "alice", "m1", "bob"), sent(1, "bob"), loggedIn(1, "bob")},
-			map[int][]string{1: {"from alice: m1"}}, both, nil},
+			m1, both, nil},
 		{"or may not",
 			[]Event{sent(0, "alice"), loggedIn(0, "alice"), sent(0, "bob: m1"),
 				accepted(0, "alice", "m1", "bob"), sent(1, "bob"), loggedIn(1, "bob")},
 			nil, both, nil},
 		{"but not once the message was settled",
 			[]Event{sent(0, "alice"), loggedIn(0, "alice"), sent(0, "bob: m1"),
-				accepted(0, "alice", "m1", "bob"), settled, sent(1, "bob"), loggedIn(1, "bob")},
-			map[int][]string{1: {"from alice: m1"}}, both, []Property{Spurious}},
-		{"the server parsed other recipients",
-			with(aliceAndBob[:4], sent(0, "bob, alice: m1"), accepted(0, "alice", "m1", "bob")),
-			map[int][]string{1: {"from alice: m1"}}, both, []Property{Acceptance, Spurious}},
-		{"the server accepted a line that was not sent",
-			with(aliceAndBob, accepted(0, "alice", "m2", "bob")),
-			map[int][]string{1: {"from alice: m1"}}, both, []Property{Acceptance}},
-		{"the server skipped a line",
-			with(aliceAndBob[:4], sent(0, "bob: m0"), aliceAndBob[4], aliceAndBob[5]),
-			map[int][]string{1: {"from alice: m1"}}, both, []Property{Acceptance, Spurious}},
+				accepted(0, "alice", "m1", "bob"), routed("alice", "m1"), settledRead(map[int]int{0: 1}),
+				sent(1, "bob"), loggedIn(1, "bob")},
+			got(map[int][]string{0: lines("error: not logged in: bob"), 1: lines("from alice: m1")}), both,
+			[]Property{Spurious}},
 		{"a client that left still gets what was routed before it left",
-			with(aliceAndBob, settled, left(1)), nil, both, []Property{Delivery}},
-		{"but what was not routed yet may be lost",
+			with(aliceAndBob, settledRead(map[int]int{1: 1}), left(1)), m1, both, nil},
+		{"and it must have read it, if it was reading when the server settled",
+			with(aliceAndBob, settled, disconnected(1)), nil, both, []Property{Delivery}},
+		{"unless it was not reading",
+			with(aliceAndBob, paused(1), settled, disconnected(1)), nil, both, nil},
+		{"what was not routed yet when it left may be lost",
 			with(aliceAndBob, left(1)), nil, both, nil},
-		{"or delivered",
-			with(aliceAndBob, left(1)), map[int][]string{1: {"from alice: m1"}}, both, nil},
+		{"or delivered", with(aliceAndBob, left(1)), m1, both, nil},
 		{"what is accepted after it left may be delivered until it is logged out",
-			with(aliceAndBob[:4], left(1), aliceAndBob[4], aliceAndBob[5]),
-			map[int][]string{1: {"from alice: m1"}}, both, nil},
+			with(logins, left(1), aliceAndBob[4], aliceAndBob[5]), m1, both, nil},
 		{"but not after",
-			with(aliceAndBob[:4], left(1), loggedOut(1, "bob"), aliceAndBob[4], aliceAndBob[5]),
-			map[int][]string{1: {"from alice: m1"}}, both, []Property{Spurious}},
+			with(logins, left(1), loggedOut(1, "bob"), aliceAndBob[4], aliceAndBob[5]),
+			got(map[int][]string{0: lines("error: not logged in: bob"), 1: lines("from alice: m1")}), both,
+			[]Property{Spurious}},
 		{"a logout of a client that did not leave excuses nothing",
-			with(aliceAndBob[:4], loggedOut(1, "bob"), aliceAndBob[4], aliceAndBob[5]),
-			nil, both, []Property{Delivery}},
-		{"a name freed by its client's leaving is given again",
-			with(aliceAndBob[:4], left(1), settled, sent(2, "bob"), loggedIn(2, "bob"), settled),
-			nil, map[int]bool{0: true, 1: true, 2: true}, nil},
-		{"a name not freed when its client left",
-			with(aliceAndBob[:4], left(1), settled, sent(2, "bob"), settled),
-			nil, map[int]bool{0: true, 1: true, 2: true}, []Property{Login}},
-		{"a taken name may be refused",
-			with(aliceAndBob[:4], sent(2, "bob"), settled),
-			nil, map[int]bool{0: true, 1: true, 2: true}, nil},
-		{"two asking for a name at once: either may get it",
-			[]Event{sent(0, "alice"), sent(1, "alice"), loggedIn(1, "alice"), settled}, nil, both, nil},
-		{"an impostor's message accepted",
-			with(aliceAndBob[:4], sent(2, "alice"), sent(2, "bob: m1"), accepted(2, "alice", "m1", "bob")),
-			map[int][]string{1: {"from alice: m1"}}, map[int]bool{0: true, 1: true, 2: true},
-			[]Property{Impostor}},
+			with(logins, loggedOut(1, "bob"), aliceAndBob[4], aliceAndBob[5]), nil, both, []Property{Delivery}},
 		{"an evicted client still gets what was routed before",
-			with(aliceAndBob, settled, Event{Kind: Evicted, Conn: 1, Name: "bob", Count: 9}),
-			nil, both, []Property{Delivery}},
-		{"but nothing after",
-			with(aliceAndBob[:4], Event{Kind: Evicted, Conn: 1, Name: "bob", Count: 9},
-				aliceAndBob[4], aliceAndBob[5]),
-			map[int][]string{1: {"from alice: m1"}}, both, []Property{Spurious}},
+			with(aliceAndBob, settledRead(map[int]int{1: 1}), evicted(1, "bob")),
+			got(map[int][]string{1: lines("from alice: m1", "error: too slow: too many messages waiting for you; disconnected")}),
+			both, []Property{Eviction}}, // the bound is 0 here: see TestEviction
 		{"a bad line is not accepted, and is not owed",
-			with(aliceAndBob[:4], sent(0, "no colon"), aliceAndBob[4], aliceAndBob[5]),
-			map[int][]string{1: {"from alice: m1"}}, both, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []Property
-			for _, v := range Check(tt.history, tt.received, tt.reading) {
-				got = append(got, v.Property)
-				t.Log(v)
-			}
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-// readMessage is how a server reads line: with protocol's scanner, then its
-// parser.
-func readMessage(line string) (protocol.Message, error) {
-	sc := protocol.NewScanner(strings.NewReader(line + "\n"))
-	if !sc.Scan() {
-		return protocol.Message{}, sc.Err()
-	}
-	return protocol.ParseMessage(sc.Text())
-}
-
-// TestModelReadsTheWireLikeProtocol pins the model's parsing to package
-// protocol's, on lines made of the characters that matter.
-func TestModelReadsTheWireLikeProtocol(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		line := rapid.StringOfN(rapid.SampledFrom([]rune("ab ,:\r\t")), 0, 12, -1).Draw(t, "line")
-		if rapid.IntRange(0, 9).Draw(t, "bad byte") == 9 {
-			line += "\xff"
-		}
-		if rapid.IntRange(0, 9).Draw(t, "long") == 9 { // about the limit, where the scanner stops
-			line += strings.Repeat("x", protocol.MaxLineBytes-len(line)+rapid.IntRange(-2, 2).Draw(t, "over"))
-		}
-		want, err := readMessage(line)
-		got, ok := parseMessage(line)
-		if ok != (err == nil) {
-			t.Fatalf("%q: model ok=%v, protocol err=%v", line, ok, err)
-		}
-		if ok && (!assert.ObjectsAreEqual(want.To, got.to) || want.Text != got.text) {
-			t.Fatalf("%q: model %v %q, protocol %v %q", line, got.to, got.text, want.To, want.Text)
-		}
-		from, text, ok := parseDelivery(strings.TrimSuffix(protocol.FormatDelivery("al", line), "\n"))
-		if !ok || from != "al" || text != line {
-			t.Fatalf("%q: FormatDelivery does not read back: %q %q", line, from, text)
-		}
+			with(logins, sent(0, "no colon"), aliceAndBob[4], aliceAndBob[5]),
+			got(map[int][]string{0: lines(noColon), 1: lines("from alice: m1")}), both, nil},
 	})
+}
+
+func TestAcceptance(t *testing.T) {
+	runChecks(t, Config{}, []checkTest{
+		{"the server parsed other recipients",
+			with(logins, sent(0, "bob, alice: m1"), accepted(0, "alice", "m1", "bob")),
+			m1, both, []Property{Acceptance, Spurious}},
+		{"the server accepted a line that was not sent",
+			with(aliceAndBob, accepted(0, "alice", "m2", "bob")), m1, both, []Property{Acceptance}},
+		{"the server skipped a line",
+			with(logins, sent(0, "bob: m0"), aliceAndBob[4], aliceAndBob[5]), m1, both,
+			[]Property{Acceptance, Spurious}},
+		{"an impostor's message accepted",
+			with(logins, sent(2, "alice"), sent(2, "bob: m1"), accepted(2, "alice", "m1", "bob")),
+			m1, three, []Property{Impostor}},
+	})
+}
+
+func TestProgress(t *testing.T) {
+	runChecks(t, Config{}, []checkTest{
+		{"a line of a logged-in client not accepted once the server settled",
+			with(logins, sent(0, "bob: m1"), settled), nil, both, []Property{Progress}},
+		{"nor once shutdown came, with no settle point between: not owed",
+			with(logins, sent(0, "bob: m1"), shutdownBegan, settled), nil, both, nil},
+		{"a line of a client that disconnected may never have arrived",
+			with(logins, sent(0, "bob: m1"), disconnected(0), loggedOut(0, "alice"), settled), nil, both, nil},
+		{"a line accepted, but not routed, once the server settled",
+			with(logins, sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), settled), m1, both,
+			[]Property{Progress}},
+		{"a login line not answered",
+			[]Event{sent(0, "alice"), settled}, nil, both, []Property{Progress}},
+		{"a name nobody else asked for, refused",
+			[]Event{sent(0, "alice"), closed(0), settledRead(map[int]int{0: 1})},
+			got(map[int][]string{0: lines(`error: name "alice" is taken`)}), both, []Property{Progress}},
+		{"a name another asked for first may be refused",
+			with(logins, sent(2, "bob"), closed(2), settledRead(map[int]int{2: 1})), bobTaken, three, nil},
+		{"two asking for a name at once: either may get it",
+			[]Event{sent(0, "alice"), sent(1, "alice"), loggedIn(1, "alice"), closed(0), settledRead(map[int]int{0: 1})},
+			got(map[int][]string{0: lines(`error: name "alice" is taken`)}), both, nil},
+		{"a reader held by the harness owes nothing yet",
+			[]Event{sent(0, "alice"), {Kind: Held, Conn: 0}, settled}, nil, both, nil},
+	})
+}
+
+func TestNames(t *testing.T) {
+	runChecks(t, Config{}, []checkTest{
+		{"logged in under another name",
+			[]Event{sent(0, "alice"), loggedIn(0, "bob")}, nil, both, []Property{Names}},
+		{"logged in under a name that is not one",
+			[]Event{sent(0, "al:ice"), loggedIn(0, "al:ice")}, nil, both, []Property{Names}},
+		{"one name, two connections",
+			with(logins, sent(2, "alice"), loggedIn(2, "alice")), nil, three, []Property{Names}},
+		{"one name, two connections, one after the other",
+			with(logins, left(0), loggedOut(0, "alice"), sent(2, "alice"), loggedIn(2, "alice")),
+			nil, three, nil},
+	})
+}
+
+func TestLogin(t *testing.T) {
+	runChecks(t, Config{}, []checkTest{
+		{"a name freed by its client's leaving is given again",
+			with(logins, left(1), loggedOut(1, "bob"), settled, sent(2, "bob"), loggedIn(2, "bob"), settled),
+			nil, three, nil},
+		{"a name not freed when its client left",
+			with(logins, left(1), settled), nil, three, []Property{Login}},
+		{"a name freed, but refused to the next client",
+			with(logins, left(1), loggedOut(1, "bob"), settled, sent(2, "bob"), closed(2), settledRead(map[int]int{2: 1})),
+			bobTaken, three, []Property{Login}},
+		{"a taken name may be refused",
+			with(logins, sent(2, "bob"), closed(2), settledRead(map[int]int{2: 1})), bobTaken, three, nil},
+	})
+}
+
+const (
+	noColon     = `error: no colon after the recipients; expected "name1, name2: text"`
+	notUTF8     = `error: line is not valid UTF-8; expected "name1, name2: text"`
+	noRecipient = `error: no recipient before the colon; expected "name1, name2: text"`
+	tooSlow     = "error: too slow: too many messages waiting for you; disconnected"
+)
+
+func TestErrors(t *testing.T) {
+	badThenGood := with(logins, sent(0, "no colon"), sent(0, "alice, bob: m1"),
+		accepted(0, "alice", "m1", "alice", "bob"), routed("alice", "m1"))
+	runChecks(t, Config{}, []checkTest{
+		{"a bad line gets its error line",
+			badThenGood, got(map[int][]string{0: lines(noColon, "from alice: m1"), 1: lines("from alice: m1")}),
+			both, nil},
+		{"in the order of the lines",
+			badThenGood, got(map[int][]string{0: lines("from alice: m1", noColon), 1: lines("from alice: m1")}),
+			both, []Property{Errors}},
+		{"no error line",
+			badThenGood, got(map[int][]string{0: lines("from alice: m1"), 1: lines("from alice: m1")}),
+			both, []Property{Errors}},
+		{"the wrong error line",
+			badThenGood, got(map[int][]string{0: lines(notUTF8, "from alice: m1"), 1: lines("from alice: m1")}),
+			both, []Property{Errors}},
+		{"an error line for a good line",
+			aliceAndBob, got(map[int][]string{0: lines(noRecipient), 1: lines("from alice: m1")}),
+			both, []Property{Errors}},
+		{"a bad line the server never read, shutdown first, may go unanswered",
+			with(logins, sent(0, "no colon"), shutdownBegan), nil, both, nil},
+		{"a bad line read before the server settled must be answered",
+			with(logins, sent(0, "no colon"), settled), nil, both, []Property{Errors}},
+		{"a recipient that is not logged in is named",
+			with(logins, sent(0, "bob, zed: m1"), accepted(0, "alice", "m1", "bob", "zed"), routed("alice", "m1")),
+			got(map[int][]string{0: lines("error: not logged in: zed"), 1: lines("from alice: m1")}), both, nil},
+		{"and must be",
+			with(logins, sent(0, "bob, zed: m1"), accepted(0, "alice", "m1", "bob", "zed"), routed("alice", "m1")),
+			m1, both, []Property{Errors}},
+		{"but not one that is",
+			with(logins, sent(0, "bob, zed: m1"), accepted(0, "alice", "m1", "bob", "zed"), routed("alice", "m1")),
+			got(map[int][]string{0: lines("error: not logged in: bob, zed"), 1: lines("from alice: m1")}), both,
+			[]Property{Errors}},
+		{"one that logs in at that moment may be named",
+			[]Event{sent(0, "alice"), loggedIn(0, "alice"), sent(0, "bob: m1"),
+				accepted(0, "alice", "m1", "bob"), sent(1, "bob"), loggedIn(1, "bob")},
+			got(map[int][]string{0: lines("error: not logged in: bob")}), both, nil},
+		{"a bad name is refused with its error line",
+			[]Event{sent(0, "al,ice"), closed(0), settledRead(map[int]int{0: 1})},
+			got(map[int][]string{0: lines(`error: name contains ",", ":", or a control or invisible character`)}),
+			both, nil},
+		{"a taken name, with its own",
+			with(logins, sent(2, "bob"), closed(2), settledRead(map[int]int{2: 1})), bobTaken, three, nil},
+		{"not with another's",
+			with(logins, sent(2, "bob"), closed(2), settledRead(map[int]int{2: 1})),
+			got(map[int][]string{2: lines(`error: name "alice" is taken`)}), three, []Property{Errors}},
+		{"an evicted client is told why, last",
+			with(aliceAndBob, evicted(1, "bob")),
+			got(map[int][]string{1: lines("from alice: m1", tooSlow)}), both, []Property{Eviction}},
+		{"not before what was queued for it",
+			with(aliceAndBob, evicted(1, "bob")),
+			got(map[int][]string{1: lines(tooSlow, "from alice: m1")}), both, []Property{Errors, Eviction}},
+	})
+}
+
+func TestEviction(t *testing.T) {
+	// bob does not read; alice sends him three messages; the bound is 2.
+	three := with(logins, sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+		sent(0, "bob: m2"), accepted(0, "alice", "m2", "bob"), routed("alice", "m2"))
+	got := got(map[int][]string{1: lines("from alice: m1", "from alice: m2", tooSlow)})
+	runChecks(t, Config{MaxQueued: 2}, []checkTest{
+		{"two waiting: not yet", with(three, evicted(1, "bob")), got, both, []Property{Eviction}},
+		{"three waiting: fair",
+			with(three, sent(0, "bob: m3"), accepted(0, "alice", "m3", "bob"), evicted(1, "bob")),
+			got, both, nil},
+		{"three routed, but one was read at the last settle point",
+			with(three, paused(1), settledRead(map[int]int{1: 1}), sent(0, "bob: m3"), accepted(0, "alice", "m3", "bob"),
+				evicted(1, "bob")), got, both, []Property{Eviction}},
+		{"an error line counts too",
+			with(three, sent(1, "no colon"), evicted(1, "bob")), got, both, nil},
+	})
+}
+
+func TestPending(t *testing.T) {
+	history := with(logins, sent(0, "bob: m1"))
+	assert.NotEmpty(t, Pending(history, nil, Config{}), "m1 is not accepted yet")
+	history = with(history, accepted(0, "alice", "m1", "bob"))
+	assert.NotEmpty(t, Pending(history, nil, Config{}), "m1 is not routed yet")
+	history = with(history, routed("alice", "m1"))
+	assert.NotEmpty(t, Pending(history, nil, Config{}), "bob has not read m1 yet")
+	assert.Empty(t, Pending(history, m1, Config{}))
+}
+
+func TestCover(t *testing.T) {
+	assert.Equal(t, Covered{InFlight: true}, Cover(with(aliceAndBob, shutdownBegan), nil))
+	assert.Equal(t, Covered{}, Cover(with(aliceAndBob, shutdownRead(map[int]int{1: 1})), m1))
+	assert.Equal(t, Covered{MidLogin: true},
+		Cover(with(logins, connected(2), sent(2, "carol"), shutdownBegan), nil))
+	assert.Equal(t, Covered{Evicted: true}, Cover(with(logins, evicted(1, "bob")), nil))
+	assert.Equal(t, Covered{Rejoined: true},
+		Cover(with(logins, left(1), loggedOut(1, "bob"), sent(2, "bob"), loggedIn(2, "bob")), nil))
 }
