@@ -28,6 +28,12 @@ type Hooks struct {
 	// recipient that is logged in when it is routed.
 	Accepted func(conn net.Conn, from string, msg protocol.Message)
 
+	// Routed is called after the server has routed msg, from from: queued
+	// it for each recipient that was logged in, or written it to them. A
+	// test knows from it that a race between msg and a login is over; the
+	// server owes msg from its Accepted on, whether Routed is called or not.
+	Routed func(from string, msg protocol.Message)
+
 	// LoggedOut is called after the server has stopped routing messages for
 	// name to conn, because its client left. Messages already routed to conn
 	// are still written to it. Chapters before disconnect never call it: a
@@ -55,6 +61,13 @@ func (h *Hooks) ReportLoggedIn(conn net.Conn, name string) {
 func (h *Hooks) ReportAccepted(conn net.Conn, from string, msg protocol.Message) {
 	if h != nil && h.Accepted != nil {
 		h.Accepted(conn, from, msg)
+	}
+}
+
+// ReportRouted calls h.Routed if it is set.
+func (h *Hooks) ReportRouted(from string, msg protocol.Message) {
+	if h != nil && h.Routed != nil {
+		h.Routed(from, msg)
 	}
 }
 

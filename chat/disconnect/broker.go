@@ -72,6 +72,7 @@ func (s *Server) broker() {
 		case messageEvent:
 			for _, msg := range ev.msgs {
 				s.route(peers, ev.id, ev.from, msg)
+				s.hooks.ReportRouted(ev.from, msg)
 			}
 		case replyEvent:
 			reply(peers, ev.id, ev.name, ev.line)

@@ -25,6 +25,7 @@ func (s *Server) read(conn net.Conn) {
 		}
 		s.hooks.ReportAccepted(conn, name, msg)
 		s.deliver(name, msg)
+		s.hooks.ReportRouted(name, msg)
 	}
 }
 

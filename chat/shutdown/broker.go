@@ -41,6 +41,7 @@ func (s *Server) broker() {
 		case messageEvent:
 			for _, msg := range ev.msgs {
 				route(peers, ev.from, msg)
+				s.hooks.ReportRouted(ev.from, msg)
 			}
 		}
 	}

@@ -74,6 +74,7 @@ func (s *Server) broker() {
 		case messageEvent:
 			for _, msg := range ev.msgs {
 				s.route(peers, ev.id, ev.from, msg)
+				s.hooks.ReportRouted(ev.from, msg)
 			}
 		case replyEvent:
 			s.reply(peers, ev.id, ev.name, ev.line)
