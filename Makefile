@@ -39,8 +39,11 @@ diff: ## diff two chapters' code, package lines made equal (FROM=broker TO=shutd
 	@./scripts/chapter-diff $(FROM) $(TO)
 
 SOAK ?= 20000
-soak: ## run the property tests with SOAK (20000) schedules per run of rapid
-	RAPID_CHECKS=$(SOAK) $(GO) test -race -timeout 60m -run 'Properties|Bug|Harness' ./chat/...
+COVERAGE = $(CURDIR)/bin/coverage.tsv
+soak: ## run the property tests with SOAK (20000) schedules per run, then print what they reached
+	@mkdir -p bin && rm -f $(COVERAGE)
+	CHATTEST_COVERAGE=$(COVERAGE) RAPID_CHECKS=$(SOAK) $(GO) test -race -timeout 60m -run 'Properties|Bug|Harness' ./chat/...
+	@./scripts/coverage-table $(COVERAGE)
 
 FUZZTIME ?= 30s
 # FuzzConnection's coverage varies with goroutine scheduling, so the fuzzer

@@ -1,6 +1,7 @@
 package chattest_test
 
 import (
+	"bytes"
 	"context"
 	"hash/fnv"
 	"net"
@@ -38,6 +39,10 @@ func TestHarnessCatchesAWriterThatDropsOneMessageInAThousand(t *testing.T) {
 
 func TestHarnessCatchesABrokerThatDeliversTwice(t *testing.T) {
 	chattest.ExpectCounterexample(t, rewriting(deliverSomeTwice), talk, model.Duplicate)
+}
+
+func TestHarnessCatchesAWriterThatGarblesTheSender(t *testing.T) {
+	chattest.ExpectCounterexample(t, rewriting(garbleSomeSenders), talk, model.Spurious)
 }
 
 func TestHarnessCatchesABrokerThatDeliversOutOfOrder(t *testing.T) {
@@ -158,6 +163,16 @@ func deliverSomeTwice() rewriter {
 	}
 }
 
+// garbleSomeSenders writes some deliveries as if another client sent them.
+func garbleSomeSenders() rewriter {
+	return func(line string) []string {
+		if from, ok := strings.CutPrefix(line, "from "); ok && every(10, line) {
+			return []string{"from x" + from}
+		}
+		return []string{line}
+	}
+}
+
 // swapSomePairs holds some lines back and writes them after the next one.
 func swapSomePairs() rewriter {
 	var held string
@@ -212,3 +227,53 @@ type deafConn struct{ net.Conn }
 
 func (c deafConn) NetConn() net.Conn               { return c.Conn }
 func (c deafConn) SetReadDeadline(time.Time) error { return nil }
+
+// Over TCP the harness cannot see the server settle: it waits for what the
+// clients sent to be taken in, and a wait that times out is a failure. A
+// server that reads its clients' lines and throws them away owes nothing by
+// its own hooks, and is caught all the same.
+func TestHarnessCatchesOverTCPAServerThatThrowsLinesAway(t *testing.T) {
+	chattest.ExpectCounterexample(t, func(h *chattrace.Hooks) chattest.Server {
+		return forgetfulServer{shutdown.New(shutdown.Config{Hooks: h})}
+	}, chattest.Options{
+		Transport: chattest.TCP, NoRush: true, SettleGuard: 500 * time.Millisecond, MaxSteps: 8,
+		Steps: []chattest.StepKind{chattest.Sends, chattest.Waits},
+	}, model.Progress)
+}
+
+// forgetfulServer's connections read the login line, then read and discard
+// everything that follows.
+type forgetfulServer struct{ *shutdown.Server }
+
+func (s forgetfulServer) Serve(l net.Listener) error {
+	return s.Server.Serve(wrapListener{l, func(c net.Conn) net.Conn { return &forgetfulConn{Conn: c} }})
+}
+
+type forgetfulConn struct {
+	net.Conn
+	mu    sync.Mutex
+	login bool // the login line has been read
+}
+
+func (c *forgetfulConn) NetConn() net.Conn { return c.Conn }
+
+func (c *forgetfulConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	login := c.login
+	c.mu.Unlock()
+	if !login {
+		n, err := c.Conn.Read(p)
+		if i := bytes.IndexByte(p[:n], '\n'); i >= 0 { // keep the login line, nothing after it
+			c.mu.Lock()
+			c.login = true
+			c.mu.Unlock()
+			return i + 1, err
+		}
+		return n, err
+	}
+	for {
+		if _, err := c.Conn.Read(p); err != nil { // read deadlines still wake it
+			return 0, err
+		}
+	}
+}

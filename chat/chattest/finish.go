@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -19,8 +18,11 @@ import (
 // Shutdown must return within the bound. When it returns the "process"
 // exits (see ctrlC): the server's writes fail from then on. Then what the
 // clients received is checked against the model.
-func (r *run) finish() []model.Violation {
-	if r.shutdown == nil {
+func (r *run) finish(endRaces bool) []model.Violation {
+	if r.shutdown == nil && endRaces {
+		r.ctrlCRacing("Ctrl-C (at the end)")
+		r.settle()
+	} else if r.shutdown == nil {
 		r.ctrlC("Ctrl-C (at the end)")
 		r.settle() // as after any step: Shutdown goes as far as it can first
 	}
@@ -48,30 +50,15 @@ func (r *run) finish() []model.Violation {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	violations = append(violations, r.checkEvictions()...)
 	received, reading := map[int][]string{}, map[int]bool{}
 	for _, c := range r.all {
 		if c.conn != nil {
-			received[c.id] = c.received
+			received[c.id] = c.lines
 			reading[c.id] = !c.left && !c.forGood
 		}
 	}
-	return append(violations, model.Check(r.history, received, reading)...)
-}
-
-// checkEvictions: a client may be evicted as too slow only when more lines
-// than opts.MaxQueued wait for it.
-func (r *run) checkEvictions() []model.Violation {
-	var violations []model.Violation
-	for _, ev := range r.history {
-		if ev.Kind != model.Evicted || r.opts.MaxQueued > 0 && ev.Count > r.opts.MaxQueued {
-			continue // not an eviction, or a fair one
-		}
-		r.story = append(r.story, fmt.Sprintf("c%d was evicted with %d lines waiting", ev.Conn, ev.Count))
-		violations = append(violations, model.Violation{Property: Eviction,
-			Detail: fmt.Sprintf("conn %d: %d lines waiting, the bound is %d", ev.Conn, ev.Count, r.opts.MaxQueued)})
-	}
-	return violations
+	r.covered = model.Cover(r.history, received)
+	return append(violations, model.Check(r.history, received, reading, r.modelConfig())...)
 }
 
 func (r *run) readAgain(forGoodToo bool) {
@@ -106,9 +93,9 @@ var harnessGoroutines = []goleak.Option{
 // client then waits for ever, but no server could have closed it.
 func (r *run) drainClients() (open []string) {
 	if r.opts.Transport == Pipe {
-		synctest.Wait() // every client has read all it can
+		r.waitBubble() // every client has read all it can
 	}
-	deadline := time.After(settleGuard) // TCP: wait for the ends to arrive
+	deadline := time.After(r.opts.SettleGuard) // TCP: wait for the ends to arrive
 	for {
 		open = nil
 		r.mu.Lock()

@@ -33,43 +33,60 @@ type Edit struct{ File, Old, New string }
 func Replace(file, old, new string) Edit { return Edit{File: file, Old: old, New: new} }
 
 // CheckMutants builds each mutant of the package the test runs in, runs the
-// tests that run matches (its property test) and fails t unless each mutant
-// fails with its Want property (or one of Also) and a counterexample shrunk
-// by rapid.
+// tests that each of runs matches (its property tests: one that settles
+// after every step, one that rushes some) and fails t unless each mutant
+// fails in every one with its Want property (or one of Also) and a
+// counterexample shrunk by rapid. A mutant with its own Run runs that alone.
 //
-// The mutant is built with go test -overlay, which swaps a file's contents
-// for one build and leaves the tree alone. A property that no broken server
-// fails is not a test: this is how a chapter shows that its properties can
-// fail.
-func CheckMutants(t *testing.T, run string, mutants []Mutant) {
+// The mutant is built once with go test -c -overlay, which swaps a file's
+// contents for one build and leaves the tree alone. A property that no
+// broken server fails is not a test: this is how a chapter shows that its
+// properties can fail.
+func CheckMutants(t *testing.T, runs []string, mutants []Mutant) {
 	if testing.Short() {
 		t.Skip("builds and runs each mutant: -short skips it")
+	}
+	if replaying() {
+		runs = runs[:1] // the docs show one counterexample: the first run's
 	}
 	for _, m := range mutants {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
-			tests := run
+			bin := buildMutant(t, m.Edits)
+			tests := runs
 			if m.Run != "" {
-				tests = m.Run
+				tests = []string{m.Run}
 			}
-			out, err := runMutant(t, tests, m.Edits)
-			// rapid found a failure but its replay passed: scheduling decided
-			// it, not the schedule. That catch has no shrunk counterexample to
-			// show, so it does not count; the mutant runs again, a few times.
-			for try := 1; try < mutantTries && strings.Contains(out, "[rapid] flaky test"); try++ {
-				t.Logf("run %d found a failure that its replay did not reproduce; running again:\n%s", try, out)
-				out, err = runMutant(t, tests, m.Edits)
+			want := append([]model.Property{m.Want}, m.Also...)
+			for _, run := range tests {
+				out := runMutant(t, bin, run)
+				if !caughtBy(out, want) {
+					t.Fatalf("%s: the mutant was not caught: rapid shrank no failure of %q (a failure that does not replay does not count):\n%s",
+						run, want, out)
+				}
+				t.Logf("%s: caught:\n%s", run, out)
 			}
-			if err == nil {
-				t.Fatalf("the mutant passed every property:\n%s", out)
-			}
-			if want := append([]model.Property{m.Want}, m.Also...); !caughtBy(out, want) {
-				t.Fatalf("the mutant failed, but rapid shrank no failure of %q (a failure that does not replay does not count):\n%s",
-					want, out)
-			}
-			t.Logf("caught:\n%s", out)
 		})
 	}
+}
+
+// replaying reports whether the docs run this test, to replay or store a
+// counterexample (see internal/doccheck): rapid's fail file is theirs.
+func replaying() bool {
+	return os.Getenv("RAPID_FAILFILE") != "" || os.Getenv("RAPID_NOFAILFILE") != ""
+}
+
+// runMutant runs the mutant's tests that run matches, again if rapid found
+// a failure that its replay did not reproduce (scheduling decided it, not
+// the schedule: that catch has no shrunk counterexample to show), a few
+// times, and returns the last output.
+func runMutant(t *testing.T, bin, run string) string {
+	out := runBinary(t, bin, run)
+	for try := 1; try < mutantTries && strings.Contains(out, "[rapid] flaky test"); try++ {
+		t.Logf("%s: run %d found a failure that its replay did not reproduce; running again:\n%s", run, try, out)
+		out = runBinary(t, bin, run)
+	}
+	return out
 }
 
 // mutantTries bounds the runs of a mutant whose failures do not replay.
@@ -92,9 +109,9 @@ func caughtBy(out string, want []model.Property) bool {
 	return false
 }
 
-// runMutant runs the tests matching run with edits applied, through an
-// overlay, and returns their output.
-func runMutant(t *testing.T, run string, edits []Edit) (string, error) {
+// buildMutant builds the package's test binary with edits applied, through
+// an overlay, and returns its path.
+func buildMutant(t *testing.T, edits []Edit) string {
 	dir := t.TempDir()
 	replace := map[string]string{}
 	for _, e := range edits {
@@ -131,16 +148,31 @@ func runMutant(t *testing.T, run string, edits []Edit) (string, error) {
 	if err := os.WriteFile(overlayFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"test", "-overlay", overlayFile, "-count=1", "-run", run}
-	if os.Getenv("RAPID_NOFAILFILE") == "" { // make docs sets it, to store the draw
-		args = append(args, "-rapid.nofailfile") // a mutant's failure is not a regression of the chapter
+	bin := filepath.Join(dir, "mutant.test")
+	if out, err := exec.Command("go", "test", "-c", "-overlay", overlayFile, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("the mutant does not build: %v\n%s", err, out)
 	}
-	cmd := exec.Command("go", append(args, ".")...)
+	return bin
+}
+
+// runBinary runs the tests of a mutant's test binary that run matches, in
+// the package directory, and returns their output.
+func runBinary(t *testing.T, bin, run string) string {
+	args := []string{"-test.count=1", "-test.run", run}
+	if !replaying() {
+		args = append(args,
+			"-rapid.nofailfile",    // a mutant's failure is not a regression of the chapter
+			"-rapid.shrinktime=5s") // shrunk enough to be shown; the docs shrink for rapid's 30s
+	}
+	cmd := exec.Command(bin, args...)
 	if os.Getenv("RAPID_CHECKS") == "" {
 		cmd.Env = append(os.Environ(), fmt.Sprintf("RAPID_CHECKS=%d", mutantSchedules))
 	}
 	out, err := cmd.CombinedOutput()
-	return string(out), err
+	if err == nil {
+		return string(out) + "\n(the mutant passed every property)"
+	}
+	return string(out)
 }
 
 // mutantSchedules is how many schedules a mutant's property test may try

@@ -37,10 +37,15 @@ type Options struct {
 	// Steps are the kinds of step schedules are drawn from (default
 	// AllSteps; HoldsReader does nothing over TCP).
 	Steps []StepKind
-	// Clients is how many client slots steps pick from (1 to 4; default 4).
+	// Clients is how many client slots steps pick from (1 to 8; default 8).
 	Clients int
-	// MaxSteps bounds a schedule's length (default 30).
-	MaxSteps int
+	// MinSteps and MaxSteps bound a schedule's length (default 8 and 30).
+	// Steps that do not matter to a failure shrink to Waits, which does
+	// nothing, so a shrunk schedule tells a short story anyway.
+	MinSteps, MaxSteps int
+	// NoPrelude: no client logs in before the drawn steps. By default up to
+	// four do (alice, bob, ...), unless Start is set.
+	NoPrelude bool
 	// NoRush lets the server settle after every step: no step races the
 	// next, so a failing schedule fails the same way when rapid replays it.
 	// A bug that needs no race is best shown this way.
@@ -60,6 +65,8 @@ type Options struct {
 	// show it breaking them.
 	Unclaimed []model.Property
 
+	// defaultSteps: Steps was left empty, so the coverage floor applies.
+	defaultSteps bool
 	// focus, set by ExpectCounterexample, is the only property that fails a
 	// schedule: a bug is hunted for itself, not hidden by a worse one.
 	focus model.Property
@@ -72,6 +79,10 @@ type Options struct {
 	// DrainDeadline + 5s). In a bubble the time is fake, so a generous
 	// bound costs nothing.
 	Bound time.Duration
+	// SettleGuard is how long, over TCP, the harness waits for the server
+	// to do what it owes before it records the settle point anyway, and the
+	// model reports what is missing (default 10s).
+	SettleGuard time.Duration
 }
 
 // LoggedIn is a Start: client slot i connects and logs in as names[i].
@@ -91,7 +102,7 @@ func NotReading() []Step {
 
 func (o Options) withDefaults() Options {
 	if len(o.Steps) == 0 {
-		o.Steps = AllSteps
+		o.Steps, o.defaultSteps = AllSteps, true
 	}
 	if o.Clients <= 0 || o.Clients > clientSlots {
 		o.Clients = clientSlots
@@ -99,11 +110,17 @@ func (o Options) withDefaults() Options {
 	if o.MaxSteps <= 0 {
 		o.MaxSteps = 30
 	}
+	if o.MinSteps <= 0 {
+		o.MinSteps = min(8, o.MaxSteps)
+	}
 	if o.DrainDeadline <= 0 {
 		o.DrainDeadline = 5 * time.Second
 	}
 	if o.Bound <= 0 {
 		o.Bound = o.DrainDeadline + 5*time.Second
+	}
+	if o.SettleGuard <= 0 {
+		o.SettleGuard = 10 * time.Second
 	}
 	return o
 }
@@ -112,9 +129,13 @@ func (o Options) withDefaults() Options {
 // and fails t with the shortest schedule it can find that breaks a property.
 func CheckProperties(t *testing.T, newServer NewServer, opts Options) {
 	opts = opts.withDefaults()
-	prop := property(t, newServer, opts)
+	var counted tally
+	prop := property(t, newServer, opts, &counted)
 	for range rounds(opts.Schedules) {
 		rapid.Check(t, prop)
+	}
+	if !t.Failed() {
+		counted.report(t, opts)
 	}
 }
 
@@ -125,11 +146,12 @@ func rounds(schedules int) int {
 }
 
 // property is one schedule: draw it, run it, report it.
-func property(t *testing.T, newServer NewServer, opts Options) func(*rapid.T) {
+func property(t *testing.T, newServer NewServer, opts Options, counted *tally) func(*rapid.T) {
 	steps := scheduleGen(opts)
 	return func(rt *rapid.T) {
 		schedule := steps.Draw(rt, "schedule")
-		story, violations := runSchedule(t, newServer, opts, schedule)
+		story, violations, covered := runSchedule(t, newServer, opts, schedule)
+		counted.add(covered)
 		if opts.focus == "" {
 			violations = slices.DeleteFunc(violations, func(v model.Violation) bool {
 				return slices.Contains(opts.Unclaimed, v.Property)
@@ -177,7 +199,7 @@ func breaks(violations []model.Violation, p model.Property) bool {
 
 // runSchedule runs one schedule against a new server, in a bubble of its own
 // for the Pipe transport, and returns its story and what it broke.
-func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation) {
+func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation, covered model.Covered) {
 	finished := false
 	body := func() {
 		r := newRun(opts, newServer)
@@ -189,16 +211,16 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 			return
 		}
 		r.settle() // Serve is accepting before the first step, Ctrl-C included
-		for _, step := range append(opts.Start[:len(opts.Start):len(opts.Start)], s.Steps...) {
+		for _, step := range s.steps(opts.Start) {
 			r.do(step)
 		}
-		violations = r.finish()
+		violations = r.finish(s.EndRaces)
 		r.cleanup()
-		story, finished = r.story, true
+		story, covered, finished = r.story, r.covered, true
 	}
 	if opts.Transport == TCP {
 		body()
-		return story, violations
+		return story, violations, covered
 	}
 	defer func() {
 		p := recover()
@@ -215,7 +237,7 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 		}
 	}()
 	synctest.Test(t, func(*testing.T) { body() })
-	return story, violations
+	return story, violations, covered
 }
 
 // ExpectCounterexample runs CheckProperties where a property must break: the
@@ -235,7 +257,7 @@ func ExpectCounterexample(t *testing.T, newServer NewServer, opts Options, want 
 	done := make(chan struct{})
 	go func() { // ends when rapid.Check returns, or at its FailNow (runtime.Goexit)
 		defer close(done)
-		prop := property(t, newServer, opts)
+		prop := property(t, newServer, opts, &tally{})
 		for range rounds(opts.Schedules) {
 			rapid.Check(rec, prop)
 		}

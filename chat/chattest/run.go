@@ -1,13 +1,10 @@
 package chattest
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,16 +22,21 @@ import (
 const (
 	Termination model.Property = "Termination: Shutdown did not return within the bound"
 	Leak        model.Property = "No leaks: a goroutine or a connection of the server outlived Shutdown"
-	Eviction    model.Property = "Eviction: a client was disconnected as too slow with no more lines waiting than the bound"
 )
+
+// Eviction is the model's; it is here too for the chapters' tests, which
+// name it with the others of the harness.
+const Eviction = model.Eviction
 
 // priority orders the properties for a failing schedule: rapid is told the
 // first one broken, as a fixed text, so that it can shrink the schedule
 // while the same property stays broken. Each is worse than those after it,
 // and can cause them.
+// Eviction and Errors come last: what they expect depends on where the
+// server routed each message, which a server broken elsewhere gets wrong.
 var priority = []model.Property{
-	Termination, Leak, Eviction, model.Acceptance, model.Impostor, model.Login, model.Delivery,
-	model.Spurious, model.Duplicate, model.Order,
+	Termination, Leak, model.Progress, model.Acceptance, model.Names, model.Impostor, model.Login,
+	model.Delivery, model.Spurious, model.Duplicate, model.Order, model.Eviction, model.Errors,
 }
 
 // run is one schedule running against one server.
@@ -47,53 +49,36 @@ type run struct {
 	exited atomic.Bool   // the "process" has exited: the server's writes fail
 	before goleak.Option // the goroutines that ran before the server
 
-	mu       sync.Mutex // guards the fields below and each client's shared fields
-	history  []model.Event
-	ids      map[any]int          // the server's end of a connection -> its client's id
-	seen     map[any]bool         // the connections the server accepted
-	closed   map[any]bool         // the connections the server closed
-	clients  [clientSlots]*client // the client in each slot now
-	all      []*client            // every client, by id
-	conns    []net.Conn           // the server's ends, to close at cleanup
-	story    []string
-	texts    int
-	hold     holdState
-	changed  chan struct{}  // a token after every recorded event, for settleTCP
-	shutdown chan error     // Shutdown's result; nil until Ctrl-C
-	cancel   func()         // cancels Shutdown's context
-	goers    sync.WaitGroup // the harness's own goroutines that call the server
+	mu        sync.Mutex // guards the fields below and each client's shared fields
+	history   []model.Event
+	ids       map[any]int          // the server's end of a connection -> its client's id
+	seen      map[any]bool         // the connections the server accepted
+	closed    map[any]bool         // the connections the server closed
+	clients   [clientSlots]*client // the client in each slot now
+	all       []*client            // every client, by id
+	asked     []string             // the names asked for so far, in order, once each
+	conns     []net.Conn           // the server's ends, to close at cleanup
+	story     []string
+	texts     int
+	hold      holdState
+	interrupt *interrupt     // a racing Ctrl-C waiting for a line to be accepted
+	changed   chan struct{}  // a token after every recorded event, for settleTCP
+	shutdown  chan error     // Shutdown's result; nil until Ctrl-C
+	cancel    func()         // cancels Shutdown's context
+	goers     sync.WaitGroup // the harness's own goroutines that call the server
+	sleepers  atomic.Int32   // slow readers pausing between two reads
+	unsettled bool           // a settle point over TCP timed out: the schedule fails
+	covered   model.Covered  // what the schedule reached, for the coverage count
 }
 
-// holdState is the HoldsReader step: the server's reader of client id is
-// held inside its Accepted hook, with the line, until release is closed.
+// holdState is the HoldsReader and HoldsLogin steps: the server's reader of
+// client id is held, with a line, until release is closed.
 type holdState struct {
 	id      int
-	armed   bool          // the next line accepted from slot is held
+	login   bool          // held in its Read of the login line, not in the Accepted hook
+	armed   bool          // the next line from id is held
 	held    bool          // a line is held now
 	release chan struct{} // closed to let it go
-}
-
-// client is the harness's side of one connection. A slot holds one client
-// at a time; once its client has left, a new one may take the slot.
-type client struct {
-	id           int // its connection's number in the model's history
-	slot         int
-	conn         net.Conn
-	key          any         // its key in run.ids
-	outbox       chan string // lines for writeLoop; closed by closeOutbox
-	outboxClosed bool
-	loginSent    bool
-	name         string // what it logged in as
-	messages     int    // the message lines it sent that the server must accept
-	left         bool   // it disconnected, or could not connect
-	quiet        bool   // it ended its input (Leaves, or a line too long), and reads on
-	paused       bool
-	forGood      bool          // paused, and never resumed
-	gate         chan struct{} // closed while the client reads
-	received     []string      // complete lines read, but error lines
-	errors       []string      // the error lines read
-	ended        bool          // readLoop has returned
-	done         sync.WaitGroup
 }
 
 func newRun(opts Options, newServer NewServer) *run {
@@ -101,11 +86,18 @@ func newRun(opts Options, newServer NewServer) *run {
 		changed: make(chan struct{}, 1)}
 	r.before = goleak.IgnoreCurrent()
 	r.srv = newServer(&chattrace.Hooks{
-		LoggedIn:      r.loggedIn,
-		LoggedOut:     r.loggedOut,
-		Evicted:       r.evicted,
-		Accepted:      r.accepted,
-		ShutdownBegan: func() { r.record(model.Event{Kind: model.ShutdownBegan}) },
+		LoggedIn:  r.loggedIn,
+		LoggedOut: r.loggedOut,
+		Evicted:   r.evicted,
+		Accepted:  r.accepted,
+		Routed: func(from string, msg protocol.Message) {
+			r.record(model.Event{Kind: model.Routed, Name: from, Text: msg.Text})
+		},
+		ShutdownBegan: func() {
+			r.mu.Lock()
+			r.recordLocked(model.Event{Kind: model.ShutdownBegan, Read: r.readLocked()})
+			r.mu.Unlock()
+		},
 	})
 	return r
 }
@@ -136,8 +128,12 @@ func (r *run) say(format string, args ...any) {
 
 func (r *run) record(ev model.Event) {
 	r.mu.Lock()
-	r.history = append(r.history, ev)
+	r.recordLocked(ev)
 	r.mu.Unlock()
+}
+
+func (r *run) recordLocked(ev model.Event) {
+	r.history = append(r.history, ev)
 	r.signal()
 }
 
@@ -146,6 +142,24 @@ func (r *run) signal() {
 	case r.changed <- struct{}{}:
 	default:
 	}
+}
+
+// readLocked returns how many lines each client has read so far.
+func (r *run) readLocked() map[int]int {
+	read := make(map[int]int, len(r.all))
+	for _, c := range r.all {
+		read[c.id] = len(c.lines)
+	}
+	return read
+}
+
+// receivedLocked returns every line each client has read so far.
+func (r *run) receivedLocked() map[int][]string {
+	received := make(map[int][]string, len(r.all))
+	for _, c := range r.all {
+		received[c.id] = slices.Clip(c.lines)
+	}
+	return received
 }
 
 // idOf returns the client id of conn, the server's end of a connection,
@@ -186,10 +200,125 @@ func (r *run) evicted(conn net.Conn, name string, waiting int) {
 func (r *run) accepted(conn net.Conn, from string, msg protocol.Message) {
 	id := r.idOf(conn)
 	r.record(model.Event{Kind: model.Accepted, Conn: id, Name: from, To: msg.To, Text: msg.Text})
+	r.holdIfArmed(id, false)
+	r.interruptIfArmed(msg.Text)
+}
+
+// interrupt is a racing Ctrl-C (Step.Races) waiting for the server to
+// accept a line.
+type interrupt struct {
+	taken    bool
+	text     string        // what was accepted
+	accepted chan struct{} // a token once a line is accepted
+	resume   chan struct{} // closed once shutdown has begun
+}
+
+// interruptIfArmed holds the reader that just accepted text until shutdown
+// has begun, if a racing Ctrl-C waits for it: Ctrl-C lands while the
+// message is accepted and not yet handed over, routed or written.
+func (r *run) interruptIfArmed(text string) {
 	r.mu.Lock()
-	hold := r.hold.armed && r.hold.id == id
+	ic := r.interrupt
+	if ic == nil || ic.taken {
+		r.mu.Unlock()
+		return
+	}
+	ic.taken, ic.text = true, text
+	r.mu.Unlock()
+	ic.accepted <- struct{}{} // buffered: the only send
+	<-ic.resume
+}
+
+// ctrlCRacing is a Ctrl-C that comes as soon as the server accepts a line
+// that was sent before it, while the reader that accepted it is held:
+// nothing of that line is routed or written yet. In a bubble the rest of the
+// server settles first, so that the race is the same when rapid replays it.
+// With no line on its way, it is a Ctrl-C after the server settled.
+func (r *run) ctrlCRacing(what string) {
+	ic := &interrupt{accepted: make(chan struct{}, 1), resume: make(chan struct{})}
+	r.mu.Lock()
+	onItsWay := !r.acceptedAllLocked()
+	if onItsWay {
+		r.interrupt = ic
+	}
+	r.mu.Unlock()
+	if !onItsWay {
+		r.settle()
+		r.ctrlC(what)
+		return
+	}
+	select {
+	case <-ic.accepted:
+	case <-time.After(acceptGuard): // in a bubble: once every goroutine is blocked
+	}
+	r.mu.Lock()
+	r.interrupt = nil
+	text := ic.text
+	r.mu.Unlock()
+	if text != "" {
+		what += fmt.Sprintf(", as the server accepts %s", text)
+	}
+	if r.opts.Transport == Pipe {
+		r.waitBubble() // all but the held reader
+	}
+	r.ctrlC(what)
+	r.waitFor(model.ShutdownBegan)
+	close(ic.resume) // the only close: the held reader, if any, goes on
+}
+
+// acceptGuard bounds the wait of a racing Ctrl-C for a line to be accepted.
+const acceptGuard = time.Second
+
+// waitFor waits, for acceptGuard at most, until an event of kind is recorded.
+func (r *run) waitFor(kind model.Kind) {
+	guard := time.After(acceptGuard)
+	for {
+		r.mu.Lock()
+		found := slices.ContainsFunc(r.history, func(ev model.Event) bool { return ev.Kind == kind })
+		r.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-guard:
+			return
+		}
+	}
+}
+
+// acceptedAllLocked reports whether every message line sent by a client the
+// server logged in has been accepted.
+func (r *run) acceptedAllLocked() bool {
+	loggedIn, owed := map[int]bool{}, map[int]int{}
+	for _, ev := range r.history {
+		switch ev.Kind {
+		case model.LoggedIn:
+			loggedIn[ev.Conn] = true
+		case model.Sent:
+			if _, err := protocol.ParseMessage(ev.Line); err == nil && !isTooLong(ev.Line) {
+				owed[ev.Conn]++
+			}
+		case model.Accepted:
+			owed[ev.Conn]--
+		}
+	}
+	for conn, n := range owed {
+		if loggedIn[conn] && n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// holdIfArmed holds the calling goroutine, a reader of the server, if a hold
+// of this kind is armed for client id, until Ctrl-C releases it.
+func (r *run) holdIfArmed(id int, login bool) {
+	r.mu.Lock()
+	hold := r.hold.armed && r.hold.id == id && r.hold.login == login
 	if hold {
 		r.hold.armed, r.hold.held = false, true
+		r.recordLocked(model.Event{Kind: model.Held, Conn: id})
 	}
 	release := r.hold.release
 	r.mu.Unlock()
@@ -234,9 +363,20 @@ type serverConn struct {
 // not read would not notice.
 func (c *serverConn) Close() error {
 	c.r.mu.Lock()
+	if id, ok := c.r.ids[c.key]; ok && !c.r.closed[c.key] {
+		c.r.recordLocked(model.Event{Kind: model.Closed, Conn: id})
+	}
 	c.r.closed[c.key] = true
 	c.r.mu.Unlock()
-	c.r.signal()
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection, as a *net.TCPConn can: a server's
+// graceful close must be seen by the clients of a property run too.
+func (c *serverConn) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
 	return c.Conn.Close()
 }
 
@@ -247,129 +387,20 @@ func (c *serverConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// connect opens client slot's connection and starts its two goroutines.
-func (r *run) connect(slot int) {
-	var conn net.Conn
-	var key any
-	var err error
-	if r.opts.Transport == Pipe {
-		var server net.Conn
-		conn, server, err = r.pipes.DialPair()
-		key = server
-	} else {
-		conn, err = net.Dial("tcp", r.addr)
-		if err == nil {
-			key = conn.LocalAddr().String()
+// Read holds the server's reader with what it read, if a HoldsLogin step
+// armed a hold for this client: as if the reader were descheduled with its
+// login line in hand, where a read deadline cannot reach it.
+func (c *serverConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.r.mu.Lock()
+		id, ok := c.r.ids[c.key]
+		c.r.mu.Unlock()
+		if ok {
+			c.r.holdIfArmed(id, true)
 		}
 	}
-	c := &client{slot: slot, outbox: make(chan string, 4096), gate: make(chan struct{})}
-	close(c.gate) // reading
-	r.mu.Lock()
-	c.id = len(r.all)
-	r.all = append(r.all, c)
-	r.clients[slot] = c
-	if err != nil {
-		c.left = true
-		r.story = append(r.story, fmt.Sprintf("c%d cannot connect", c.id))
-		r.mu.Unlock()
-		return
-	}
-	c.conn, c.key = conn, key
-	r.ids[key] = c.id
-	r.story = append(r.story, fmt.Sprintf("c%d connects", c.id))
-	r.mu.Unlock()
-	c.done.Go(func() { r.readLoop(c) }) // ends when the connection does; cleanup waits
-	c.done.Go(func() { writeLoop(c) })  // ends when cleanup closes the outbox; cleanup waits
-}
-
-// readLoop keeps every complete line the client reads; a line cut short by
-// the end of the connection is not a message. While the client does not
-// read, its read deadline is in the past (see setReading) and readLoop waits
-// at its gate.
-func (r *run) readLoop(c *client) {
-	lines := bufio.NewReader(c.conn)
-	var line string // what has come of the current line
-	for {
-		r.mu.Lock()
-		gate := c.gate
-		r.mu.Unlock()
-		<-gate // wait while the client does not read
-		part, err := lines.ReadString('\n')
-		line += part
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue // paused in the middle of a read
-		}
-		r.mu.Lock()
-		if line, ok := strings.CutSuffix(line, "\n"); ok && strings.HasPrefix(line, "error: ") {
-			c.errors = append(c.errors, line)
-		} else if ok {
-			c.received = append(c.received, line)
-		}
-		if err == nil {
-			line = ""
-		} else {
-			c.ended = true
-		}
-		r.mu.Unlock()
-		r.signal()
-		if err != nil {
-			return
-		}
-	}
-}
-
-// writeLoop writes what the client sends. What was sent while it was
-// writing goes out in its next write, all of it, as a client with a buffered
-// writer would send it: rushed steps reach the server in one write, and its
-// reader may take their lines as one batch. After a write error it keeps taking
-// lines, so that sending never blocks the harness. When the outbox is
-// closed, the client leaves: it half-closes its connection.
-func writeLoop(c *client) {
-	var err error
-	for line := range c.outbox {
-		var lines strings.Builder
-		lines.WriteString(line + "\n")
-		for more := true; more; {
-			select {
-			case next, ok := <-c.outbox:
-				if !ok {
-					more = false // closed: the range above ends next
-					break
-				}
-				lines.WriteString(next + "\n")
-			default:
-				more = false
-			}
-		}
-		if err == nil {
-			_, err = io.WriteString(c.conn, lines.String())
-		}
-	}
-	if err == nil {
-		c.conn.(interface{ CloseWrite() error }).CloseWrite()
-	}
-}
-
-// send sends lines, in one write.
-func (r *run) send(c *client, lines ...string) {
-	r.mu.Lock()
-	for _, line := range lines {
-		r.history = append(r.history, model.Event{Kind: model.Sent, Conn: c.id, Line: line})
-		if !c.loginSent {
-			c.loginSent = true
-		} else if _, err := protocol.ParseMessage(line); err == nil && !isTooLong(line) {
-			c.messages++
-		}
-	}
-	r.mu.Unlock()
-	c.outbox <- strings.Join(lines, "\n")
-}
-
-func (r *run) nextText() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.texts++
-	return fmt.Sprintf("m%d", r.texts)
+	return n, err
 }
 
 // setReading starts or stops client c's reading. To stop, it closes the gate
@@ -382,9 +413,11 @@ func (r *run) setReading(c *client, reading bool) {
 	case reading && c.paused:
 		c.conn.SetReadDeadline(time.Time{})
 		close(c.gate)
+		r.recordLocked(model.Event{Kind: model.Resumed, Conn: c.id})
 	case !reading && !c.paused:
 		c.gate = make(chan struct{})
 		c.conn.SetReadDeadline(time.Now())
+		r.recordLocked(model.Event{Kind: model.Paused, Conn: c.id})
 	}
 	c.paused = !reading
 }
@@ -409,54 +442,63 @@ func (r *run) do(s Step) {
 		return
 	case s.Kind == LogsIn:
 		r.send(c, s.Name)
-		c.name = s.Name
 		r.say("c%d logs in as %s", c.id, s.Name)
 	case s.Kind == LogsInAndSends:
-		text := r.nextText()
-		r.send(c, s.Name, spell(s, text))
-		c.name = s.Name
-		r.say("c%d logs in as %s and, in the same write, -> %s: %s", c.id, s.Name, strings.Join(s.To, ","), text)
+		to, text := r.recipients(s), r.nextText()
+		r.send(c, s.Name, spell(s, to, text))
+		r.say("c%d logs in as %s and, in the same write, -> %s: %s", c.id, s.Name, strings.Join(to, ","), text)
 	case s.Kind == Sends:
-		text := r.nextText()
-		r.send(c, spell(s, text))
-		r.say("%s -> %s: %s", r.who(c), strings.Join(s.To, ","), text)
+		to, text := r.recipients(s), r.nextText()
+		r.send(c, spell(s, to, text))
+		r.say("%s -> %s: %s", r.who(c), strings.Join(to, ","), text)
 	case s.Kind == SendsBurst:
 		r.sendBurst(c, s)
+	case s.Kind == SendsPart:
+		r.sendPart(c, s)
 	case s.Kind == StopsReading:
 		r.setReading(c, false)
 		r.say("%s stops reading", r.who(c))
 	case s.Kind == ResumesReading:
+		r.setPace(c, false)
 		r.setReading(c, true)
-		r.say("%s reads again", r.who(c))
+		r.say("%s reads again, at full speed", r.who(c))
+	case s.Kind == ReadsSlowly:
+		r.setPace(c, true)
+		r.say("%s reads slowly: %d bytes every %v", r.who(c), slowReadBytes, readPause)
 	case s.Kind == NeverReads:
 		r.setReading(c, false)
 		c.forGood = true
 		r.say("%s stops reading for good", r.who(c))
 	case s.Kind == Disconnects:
-		c.left = true
-		r.record(model.Event{Kind: model.Disconnected, Conn: c.id})
-		c.conn.Close()
+		r.disconnect(c)
 		r.say("%s disconnects", r.who(c))
 	case s.Kind == Leaves:
 		r.leave(c)
 		r.say("%s leaves: it closes its sending side, and reads on", r.who(c))
 	case s.Kind == SendsBad:
 		r.sendBad(c, badLines[s.Style])
-	case s.Kind == HoldsReader:
+	case s.Kind == HoldsReader, s.Kind == HoldsLogin:
 		r.mu.Lock()
-		r.hold = holdState{id: c.id, armed: true, release: make(chan struct{})}
+		r.hold = holdState{id: c.id, login: s.Kind == HoldsLogin, armed: true, release: make(chan struct{})}
 		r.mu.Unlock()
-		r.say("the server's reader of %s will be held with its next line until Ctrl-C", r.who(c))
+		what := "its next line"
+		if s.Kind == HoldsLogin {
+			what = "its login line"
+		}
+		r.say("the server's reader of %s will be held with %s until Ctrl-C", r.who(c), what)
+	case s.Kind == CtrlC && r.shutdown == nil && s.Races:
+		r.ctrlCRacing("Ctrl-C")
 	case s.Kind == CtrlC && r.shutdown == nil:
 		r.ctrlC("Ctrl-C")
 	default:
 		return // nothing happened: nothing to settle
 	}
-	if s.Rush {
+	switch {
+	case s.Rush || s.hurry: // a racing Ctrl-C follows: see ctrlCRacing
 		r.mu.Lock()
 		r.story[len(r.story)-1] += ", and at once:"
 		r.mu.Unlock()
-	} else {
+	default:
 		r.settle()
 	}
 }
@@ -479,23 +521,29 @@ func (r *run) pick(s Step) *client {
 }
 
 func (r *run) fits(kind StepKind, c *client) bool {
+	r.mu.Lock()
+	talks := !c.quiet && !c.ended // it can send, and the server may still read
+	r.mu.Unlock()
 	switch kind {
 	case LogsIn, LogsInAndSends:
-		return !c.loginSent && !c.quiet
-	case Sends, SendsBurst, SendsBad:
-		return c.loginSent && !c.quiet
+		return !c.loginSent && talks
+	case Sends, SendsBurst, SendsBad, SendsPart:
+		return c.loginSent && talks
 	case Leaves:
 		return !c.quiet
 	case StopsReading:
 		return !c.paused
 	case ResumesReading:
-		return c.paused && !c.forGood
+		return c.paused && !c.forGood || c.slow
+	case ReadsSlowly:
+		return !c.paused && !c.slow
 	case NeverReads:
 		return !c.forGood
 	case Disconnects:
 		return true
-	case HoldsReader: // one hold at a time, before Ctrl-C, in a bubble
-		return c.loginSent && !c.quiet && r.opts.Transport == Pipe && r.shutdown == nil && r.hold.release == nil
+	case HoldsReader, HoldsLogin: // one hold at a time, before Ctrl-C, in a bubble
+		ok := talks && r.opts.Transport == Pipe && r.shutdown == nil && r.hold.release == nil
+		return ok && c.loginSent == (kind == HoldsReader)
 	}
 	return false
 }
@@ -512,131 +560,30 @@ func (r *run) freeSlot() int {
 	return -1
 }
 
-// leave half-closes c's connection: the server reads the end of its input,
-// and c reads on.
-func (r *run) leave(c *client) {
-	r.mu.Lock()
-	c.quiet = true
-	r.mu.Unlock()
-	r.record(model.Event{Kind: model.Left, Conn: c.id})
-	r.closeOutbox(c) // writeLoop half-closes the connection once it has written the rest
-}
-
-// closeOutbox ends c's writeLoop, once: when c leaves, or at cleanup.
-func (r *run) closeOutbox(c *client) {
+// recipients returns the names a step writes to: each of s.To picks one
+// of the names asked for so far, but the largest pick, zed, who never logs in.
+func (r *run) recipients(s Step) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !c.outboxClosed {
-		c.outboxClosed = true
-		close(c.outbox) // its only sender is the harness, done sending
-	}
-}
-
-// sendBurst sends s.Count messages in one write, so that the server's
-// reader takes them as one batch; with s.Bad, a bad line in the middle.
-func (r *run) sendBurst(c *client, s Step) {
-	var lines, texts []string
-	for i := range s.Count {
-		texts = append(texts, r.nextText())
-		lines = append(lines, spell(s, texts[i]))
-		if s.Bad && i == s.Count/2-1 {
-			lines = append(lines, badLines[0])
+	to := make([]string, len(s.To))
+	for i, pick := range s.To {
+		if pick == maxPick || len(r.asked) == 0 {
+			to[i] = unknownName
+		} else {
+			to[i] = r.asked[pick%len(r.asked)]
 		}
 	}
-	r.send(c, lines...)
-	first, last := texts[0], texts[len(texts)-1]
-	if !s.Bad {
-		r.say("%s -> %s: %s..%s, in one write", r.who(c), strings.Join(s.To, ","), first, last)
-		return
-	}
-	r.say("%s -> %s: %s..%s, in one write, with the bad line %q after %s",
-		r.who(c), strings.Join(s.To, ","), first, last, badLines[0], texts[s.Count/2-1])
+	return to
 }
 
-// sendBad sends a line that is not a message. A line too long ends the
-// server's reading of the connection: the client is quiet from then on.
-func (r *run) sendBad(c *client, line string) {
-	r.send(c, line)
-	if isTooLong(line) {
-		r.mu.Lock()
-		c.quiet = true
-		r.mu.Unlock()
-		r.record(model.Event{Kind: model.Left, Conn: c.id})
-		r.say("%s sends a line of %d bytes", r.who(c), len(line))
-		return
-	}
-	r.say("%s sends a bad line: %q", r.who(c), line)
-}
-
-// settle waits until the server has nothing left to do with what it was
-// given. In a bubble that is exact: every goroutine is blocked. Over TCP it is
-// the harness's best guess, from the hooks; it gives up after a while.
-func (r *run) settle() {
-	if r.opts.Transport == Pipe {
-		synctest.Wait()
-		r.mu.Lock()
-		held := r.hold.held
-		r.mu.Unlock()
-		if !held { // a held line is accepted but not routed yet
-			r.record(model.Event{Kind: model.Settled})
-		}
-		return
-	}
-	deadline := time.After(settleGuard)
-	for !r.settledTCP() {
-		select {
-		case <-r.changed:
-		case <-deadline:
-			return
-		}
-	}
-}
-
-// settleGuard bounds the wait for the hooks to report what was sent over TCP.
-const settleGuard = 2 * time.Second
-
-// settledTCP reports whether every client's connection was accepted, its
-// login answered and every message it sent accepted, and (if the server
-// frees names) every client that left logged out, as far as the hooks tell.
-func (r *run) settledTCP() bool {
-	if r.shutdown != nil {
-		return true // the server may never accept another line
-	}
+func (r *run) nextText() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	loggedIn, loggedOut, evicted := map[int]bool{}, map[int]bool{}, map[int]bool{}
-	accepted := map[int]int{}
-	for _, ev := range r.history {
-		switch ev.Kind {
-		case model.LoggedIn:
-			loggedIn[ev.Conn] = true
-		case model.LoggedOut:
-			loggedOut[ev.Conn] = true
-		case model.Evicted:
-			evicted[ev.Conn] = true
-		case model.Accepted:
-			accepted[ev.Conn]++
-		}
-	}
-	for _, c := range r.all {
-		if c.left || c.ended || r.closed[c.key] {
-			continue
-		}
-		if !r.seen[c.key] {
-			return false // not accepted yet
-		}
-		if !c.loginSent || evicted[c.id] { // an evicted client's reader stops: lines may be left unread
-			continue
-		}
-		if !loggedIn[c.id] || accepted[c.id] != c.messages {
-			return false
-		}
-		if c.quiet && r.opts.FreesNames && !loggedOut[c.id] {
-			return false // its name is not free yet
-		}
-	}
-	return true
+	r.texts++
+	return fmt.Sprintf("m%d", r.texts)
 }
+
+func spell(s Step, to []string, text string) string { return styles[s.Style](to, text) }
 
 // ctrlC starts Shutdown with the drain deadline, as main does at SIGINT. If a
 // reader is held, it is let go once Shutdown has got as far as it can.
@@ -667,6 +614,7 @@ func (r *run) releaseHold() {
 	if r.hold.release != nil && (r.hold.held || r.hold.armed) {
 		close(r.hold.release)
 		if r.hold.held {
+			r.recordLocked(model.Event{Kind: model.Released, Conn: r.hold.id})
 			r.story = append(r.story, "the held reader goes on")
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // nextChaptersClaims are the properties that the disconnect chapter adds:
 // this chapter does not claim them, and the TestBug tests below show it
 // breaking them.
-var nextChaptersClaims = []model.Property{model.Login, model.Impostor}
+var nextChaptersClaims = []model.Property{model.Login, model.Impostor, model.Errors}
 
 // Every property this chapter claims holds, for random schedules of clients
 // that connect, log in, send good and bad lines, read slowly or not at all,
