@@ -1,24 +1,32 @@
 /*
  * shutdown.pml: the shutdown protocol of achat/chat/shutdown, for Spin.
  *
- * One proctype per kind of goroutine, named after the Go function it models:
+ * One proctype per kind of goroutine, named after the Go function it models,
+ * and one for the clients at the other end of the connections:
  *
- *   serve     chat/shutdown/server.go:Serve   the accept loop
- *   read      chat/shutdown/conn.go:read      one per connection
- *   broker    chat/shutdown/broker.go:broker  owns the peers and their queues
- *   write     chat/shutdown/conn.go:write     one per logged-in peer
- *   shutdown  chat/shutdown/server.go:Shutdown, beginShutdown and drain
+ *   serve     chat/shutdown/server.go:Serve    the accept loop
+ *   read      chat/shutdown/conn.go:read       one per connection
+ *   broker    chat/shutdown/broker.go:broker   owns the peers and their queues
+ *   write     chat/shutdown/conn.go:write      one per logged-in peer
+ *   client    the program at the other end of a peer's connection: it reads
+ *             what its writer wrote, or, for -DNONREADER, never reads
+ *   shutdown  chat/shutdown/server.go:Shutdown and beginShutdown
+ *   drain     chat/shutdown/server.go:drain
  *
- * What is left out (see docs/model-checking.md): bytes and sockets (a client
- * "sends a line" by a nondeterministic choice), names (talker i logs in as
- * peer i, so no name is ever taken), bad lines, clients that leave, batching
- * (a reader sends one message an event, and a writer takes one message at a
- * time), and the drain deadline: Shutdown's
- * ctx never expires here, so every check is about the drain that ends by
- * itself.
+ * Every message has an identity, carried from the reader to the client: the
+ * message id s * NMSGS + k is talker s's k-th message (k from 0), told as
+ * "message s.k". A peer's queue and its socket hold ids, in order, and the
+ * client checks each message it reads (inline arrive).
+ *
+ * What is left out (see docs/model-checking.md): bytes (a client "sends a
+ * line" by a nondeterministic choice, and a socket holds whole lines), names
+ * (talker i logs in as peer i, so no name is ever taken), bad lines, clients
+ * that leave, batching on the read side (a reader sends one message an
+ * event), closeGracefully's linger, and the queue's ready token.
  *
  * Bug variants, each selected by one -D flag, change only the lines that the
- * bug changes (the chapter chat/notify has all of them at once):
+ * bug changes (the chapter chat/notify has the first five at once; the last
+ * is in no chapter, and only message identity catches it):
  *
  *   -DNOTIFY_WAITERS      a notification instead of a cancelled context
  *   -DWRITERS_NOT_WAITED  drain does not wait for the writers
@@ -26,10 +34,24 @@
  *   -DCLOSE_EARLY         events is closed before the readers are done
  *   -DLOGIN_NOT_WOKEN     the context is checked before the login read, but
  *                         no read deadline wakes it (AfterFunc set up after)
+ *   -DLIFO                the queue hands a batch over newest first
+ *
+ * The drain deadline, and a client that never reads:
+ *
+ *   -DDEADLINE            Shutdown's ctx may expire at any point before the
+ *                         drain is over: closeConns (without it, ctx never
+ *                         expires, and every check is about the drain that
+ *                         ends by itself)
+ *   -DNONREADER=p         talker p's client never reads its socket: its
+ *                         writer blocks in Write once SOCKBUF lines wait
+ *                         there, and without -DDEADLINE, Shutdown waits for
+ *                         ever
  *
  * Bounds, each a -D flag too: NTALKERS clients log in and send NMSGS
  * messages each; NSILENT more connect and never send their login line;
- * EVENTS_BUF events fit in the channel.
+ * EVENTS_BUF events fit in the channel; SOCKBUF lines fit in a connection's
+ * socket buffers; QCAP ids fit in a queue (an assertion checks that no queue
+ * ever fills: a Queue is unbounded).
  */
 
 #ifndef NTALKERS
@@ -44,7 +66,30 @@
 #ifndef EVENTS_BUF
 #define EVENTS_BUF 2
 #endif
+#ifndef SOCKBUF
+#define SOCKBUF 1
+#endif
 #define NCONNS (NTALKERS + NSILENT)
+#define NIDS (NTALKERS * NMSGS) /* message ids 0 .. NIDS-1; at most 8 (a byte of bits) */
+#ifndef QCAP
+#define QCAP NIDS
+#endif
+#ifndef NONREADER
+#define NONREADER 255 /* every client reads */
+#endif
+
+/* --- messages ------------------------------------------------------------ */
+
+/* Message m is talker SENDER(m)'s SEQ(m)-th message, for peer TO(m): a
+ * talker's first two messages go to the next talker, its next two to itself
+ * (with 2 talkers of 2 messages, each talker sends both of its messages to
+ * the other). Sets of messages are bytes of bits: BIT(m) is m's bit, and
+ * EARLIER(m) the bits of its sender's messages sent before it. */
+#define SENDER(m) ((m) / NMSGS)
+#define SEQ(m) ((m) % NMSGS)
+#define TO(m) ((SENDER(m) + 1 + SEQ(m) / 2) % NTALKERS)
+#define BIT(m) (1 << (m))
+#define EARLIER(m) (((1 << SEQ(m)) - 1) << (SENDER(m) * NMSGS))
 
 /* --- what the goroutines share ------------------------------------------ */
 
@@ -53,23 +98,34 @@
  * close to find events still waiting (-DEVENTS_BUF=0: unbuffered). A Promela
  * channel cannot be closed, so its close is the flag eventsClosed: the
  * broker's "range" ends when it is set and nothing waits, and a reader that
- * sends once it is set panics (an assertion). */
+ * sends once it is set panics (an assertion). An event is a LOGIN of peer
+ * "from", or the MSG whose id is m (messageEvent, with one message). */
 mtype = { LOGIN, MSG };
-chan events = [EVENTS_BUF] of { mtype, byte, byte }; /* kind, sender, recipient */
+chan events = [EVENTS_BUF] of { mtype, byte, byte }; /* kind, from, m */
 bool eventsClosed;
 
-/* queue/queue.go:Queue, one per peer, pushed and closed by the broker only.
- * A writer only needs how many messages wait, not which: queued[i] is
- * len(Queue.items), unbounded in Go as here (a byte, never near 255). */
-byte queued[NTALKERS];      /* Queue.items */
-bool queueClosed[NTALKERS]; /* Queue.closed */
-bool loggedIn[NTALKERS];                   /* broker.go:broker's peers map */
+/* queue/queue.go:Queue, one per peer, pushed and closed by the broker only:
+ * peer p's Queue.items is items[p*QCAP .. p*QCAP + nitems[p] - 1], oldest
+ * first. A slot not in use holds 0, so that two equal queues are one state. */
+byte items[NTALKERS * QCAP]; /* Queue.items, message ids */
+byte nitems[NTALKERS];       /* len(Queue.items) */
+bool queueClosed[NTALKERS];  /* Queue.closed */
+bool loggedIn[NTALKERS];     /* broker.go:broker's peers map */
+
+/* A peer's connection, from its writer to its client: the socket buffers of
+ * both ends (the server's send buffer, the client's receive buffer), which
+ * hold SOCKBUF lines in all. conn.Write blocks while they are full; the
+ * client's Read takes everything they hold. */
+byte sock[NTALKERS * SOCKBUF]; /* message ids, oldest first; 0 when unused */
+byte nsock[NTALKERS];          /* lines in the socket buffers */
 
 bool listenerClosed; /* server.go:beginShutdown, listener.Close() */
 bool cancelled;      /* server.go:Server.ctx cancelled: a state, not an event */
 bool acceptDone;     /* server.go:Server.acceptDone closed */
 bool brokerDone;     /* server.go:Server.brokerDone closed */
-bool terminated;     /* server.go:Server.drained closed: Shutdown returns nil */
+bool drained;        /* server.go:Server.drained closed */
+bool connsClosed;    /* server.go:Server.connsClosed: closeConns ran (-DDEADLINE) */
+bool terminated;     /* Shutdown returned, nil or ctx.Err() */
 byte readers;        /* server.go:Server.readers, a WaitGroup's counter */
 byte writers;        /* server.go:Server.writers, a WaitGroup's counter */
 
@@ -80,12 +136,17 @@ byte writers;        /* server.go:Server.writers, a WaitGroup's counter */
  * reached in two creation orders would be counted twice.) */
 bool readerGo[NCONNS];   /* server.go:Serve, go s.read(conn) */
 bool writerGo[NTALKERS]; /* broker.go:login, go s.write(...) */
+bool drainGo;            /* server.go:beginShutdown, go s.drain() */
 
-/* Bookkeeping for the properties; no goroutine reads these. */
-byte accepted;             /* chattrace ReportAccepted: the server owes it */
-byte routed;               /* taken off events by the broker */
-byte owed[NTALKERS];       /* pushed on a peer's queue */
-byte delivered[NTALKERS];  /* written by that peer's writer */
+/* Bookkeeping for the properties; no goroutine reads these. accepted and
+ * routed count messages; the others are sets of message ids (a byte of
+ * bits), one per peer. */
+byte accepted;              /* chattrace ReportAccepted: the server owes it */
+byte routed;                /* taken off events by the broker */
+byte owed[NTALKERS];        /* pushed on the peer's queue */
+byte written[NTALKERS];     /* written to its connection by its writer */
+byte undelivered[NTALKERS]; /* counted by its writer in "undelivered" */
+byte got[NTALKERS];         /* read by its client */
 
 #ifdef NOTIFY_WAITERS
 /* chat/notify: a notifier that wakes only the readers waiting at that
@@ -107,12 +168,12 @@ bool stop[NTALKERS]; /* a writer's stop signal, fired when its reader returns */
  * channel is closed while this reader waits to send, it panics too. A
  * buffered send happens only while the channel is open and has room, checked
  * in the same step, so that it cannot succeed after the close. */
-inline send(kind, from, to) {
+inline send(kind, from, m) {
 	if /* s.events <- ev */
 #if EVENTS_BUF > 0
-	:: atomic { !eventsClosed && nfull(events) -> events!kind, from, to }
+	:: atomic { !eventsClosed && nfull(events) -> events!kind, from, m }
 #else
-	:: events!kind, from, to
+	:: events!kind, from, m
 #endif
 	:: eventsClosed ->
 		printf("reader %d: send on closed channel: panic\n", from);
@@ -151,33 +212,34 @@ inline readLogin(id) {
 }
 
 /* accept is what follows a successful lines.ScanBatch, with a batch of one
- * line here (in Go, the batch's messages go in one event): the client's k-th line
- * is for peer (id + k) % NTALKERS, so each talker writes to itself and to
- * the other. ReportAccepted happens before the send, as in conn.go. */
-inline accept(id, sent, to) {
+ * line here (in Go, the batch's messages go in one event): the client's k-th
+ * line is message id*NMSGS + k. ReportAccepted happens before the send, as in
+ * conn.go. */
+inline accept(id, sent, m) {
 	atomic {
-		to = (id + sent) % NTALKERS;
+		m = id * NMSGS + sent;
 		sent++;
 		accepted++;
-		printf("reader %d accepted a message for peer %d\n", id, to)
+		printf("reader %d accepted message %d.%d for peer %d\n",
+			id, SENDER(m), SEQ(m), TO(m))
 	};
-	send(MSG, id, to)
+	send(MSG, id, m)
 }
 
 proctype read(byte id) {
 	byte sent = 0; /* lines this client has sent after its login */
-	byte to;
+	byte m;
 
 end_not_started:
 	readerGo[id];
 	readLogin(id);
-	send(LOGIN, id, id);
+	send(LOGIN, id, 0);
 #ifndef NOTIFY_WAITERS
 	/* As in readLogin, the guard is the check of s.ctx.Err(). The context
 	 * may be cancelled between the guard and accept: that is the batch the
 	 * reader had taken when shutdown began. */
 	do /* for s.ctx.Err() == nil && lines.ScanBatch() */
-	:: !cancelled && sent < NMSGS -> accept(id, sent, to)
+	:: !cancelled && sent < NMSGS -> accept(id, sent, m)
 	:: cancelled -> break
 	od;
 #else
@@ -189,7 +251,7 @@ end_not_started:
 			waiting[id] = false;
 			printf("reader %d got a line: busy, deaf to notifications\n", id)
 		};
-			accept(id, sent, to)
+			accept(id, sent, m)
 		:: woken[id] -> break
 		fi
 	od;
@@ -233,30 +295,36 @@ inline login(peer) {
 	}
 }
 
-/* route pushes the message on the recipient's queue if it is logged in;
- * if it is not, the server owes it to nobody (chattrace's Accepted). */
-inline route(from, to) {
+/* route is broker.go:route: it pushes message m on its recipient's queue if
+ * the recipient is logged in; if it is not, the server owes it to nobody
+ * (chattrace's Accepted). */
+inline route(m, to) {
 	atomic {
 		routed++;
+		to = TO(m);
 		if
 		:: loggedIn[to] ->
 			assert(!queueClosed[to]); /* Push on a closed queue panics */
-			queued[to]++; /* q.Push(line): never blocks */
-			owed[to]++
+			assert(nitems[to] < QCAP); /* the model's bound, never Go's */
+			items[to * QCAP + nitems[to]] = m; /* q.Push(line): never blocks */
+			nitems[to]++;
+			owed[to] = owed[to] | BIT(m)
 		:: else
-		fi
+		fi;
+		to = 0
 	}
 }
 
 proctype broker() {
 	mtype kind;
-	byte from, to, peer;
+	byte from, m, peer;
 	do /* for ev := range s.events */
-	:: atomic { events?kind, from, to -> /* handled in the same step */
+	:: atomic { events?kind, from, m -> /* handled in the same step */
 		if
 		:: kind == LOGIN -> login(from)
-		:: kind == MSG -> route(from, to)
-		fi
+		:: kind == MSG -> route(m, peer)
+		fi;
+		kind = 0; from = 0; m = 0
 	}
 	:: eventsClosed && empty(events) -> break /* the range ends: closed, and empty */
 	od;
@@ -272,7 +340,7 @@ proctype broker() {
 	}
 }
 
-/* --- write: conn.go:write and queue.go:Next ----------------------------- */
+/* --- write: conn.go:write, queue.go:Next and protocol.WriteLines -------- */
 
 #ifdef WRITERS_NOT_WAITED
 #define ALIVE !exited &&
@@ -280,8 +348,70 @@ proctype broker() {
 #define ALIVE
 #endif
 
+/* next is queue.go:Next: it takes everything queued, in order, and leaves
+ * the queue empty. With -DLIFO, the batch comes newest first. */
+inline next(id) {
+	n = nitems[id];
+	for (i : 0 .. n - 1) {
+#ifndef LIFO
+		batch[i] = items[id * QCAP + i];
+#else
+		batch[n - 1 - i] = items[id * QCAP + i];
+#endif
+		items[id * QCAP + i] = 0
+	}
+	nitems[id] = 0;
+#ifdef LIFO
+	printf("writer %d took %d message(s), newest first\n", id, n);
+#endif
+	i = 0
+}
+
+/* clearBatch is the end of a batch: written, or counted as undelivered. */
+inline clearBatch() {
+	for (i : 0 .. n - 1) {
+		batch[i] = 0
+	}
+	n = 0;
+	i = 0
+}
+
+/* writeLines is protocol.WriteLines while no write has failed: a Write puts
+ * in the socket as many lines as fit, in one step, and blocks until there is
+ * room for the rest. */
+inline writeLines(id) {
+	do
+	:: i < n && nsock[id] < SOCKBUF ->
+		sock[id * SOCKBUF + nsock[id]] = batch[i];
+		nsock[id]++;
+		written[id] = written[id] | BIT(batch[i]);
+		printf("writer %d wrote message %d.%d\n",
+			id, SENDER(batch[i]), SEQ(batch[i]));
+		i++
+	:: else -> break
+	od
+}
+
+/* countUndelivered is "undelivered += len(batch)" once err != nil: the
+ * whole batch, even the lines of a failed batch that went out. */
+inline countUndelivered(id) {
+	if
+	:: !failed ->
+		failed = true;
+		printf("writer %d: write failed: connection closed\n", id)
+	:: else
+	fi;
+	for (i : 0 .. n - 1) {
+		undelivered[id] = undelivered[id] | BIT(batch[i])
+	}
+	printf("writer %d counted %d message(s) as undelivered\n", id, n)
+}
+
 proctype write(byte id) {
-	byte batch; /* taken from the queue by Next, not yet written */
+	byte batch[QCAP]; /* taken from the queue by Next, not yet written */
+	byte n;           /* len(batch) */
+	byte i;           /* batch[:i] is written */
+	bool failed;      /* err != nil: a write has failed */
 
 end_not_started:
 	writerGo[id];
@@ -289,19 +419,28 @@ end_not_started:
 end_exited_in_next: /* stopping here when the process exits is no deadlock */
 #endif
 	do /* for { batch, ok := q.Next(batch) ... } */
-	:: atomic { ALIVE queued[id] > 0 -> /* Next takes everything queued */
-		batch = queued[id];
-		queued[id] = 0
-	};
+	:: atomic { ALIVE nitems[id] > 0 -> next(id) };
+		/* if err == nil { err = protocol.WriteLines(conn, batch) }, and
+		 * if err != nil { undelivered += len(batch) }. Once closeConns has
+		 * run (connsClosed), a blocked Write and every later one fail. */
 #ifdef WRITERS_NOT_WAITED
-end_exited_in_write:
+end_exited_in_write: /* stopping here when the process exits is no deadlock */
 #endif
-		atomic { ALIVE true -> /* writeBatch */
-			delivered[id] = delivered[id] + batch;
-			printf("writer %d wrote %d message(s)\n", id, batch);
-			batch = 0
+		do /* conn.Write blocks while the socket is full */
+		:: atomic { ALIVE !failed && !connsClosed && nsock[id] < SOCKBUF ->
+			writeLines(id);
+			if
+			:: i == n -> clearBatch(); break /* the batch is written */
+			:: else /* the socket is full: the Write goes on */
+			fi
 		}
-	:: ALIVE queued[id] == 0 && queueClosed[id] -> break /* Next: closed, empty */
+		:: atomic { ALIVE failed || connsClosed ->
+			countUndelivered(id);
+			clearBatch();
+			break
+		}
+		od
+	:: ALIVE nitems[id] == 0 && queueClosed[id] -> break /* Next: closed, empty */
 #ifdef SELECT_STOP
 	:: atomic { stop[id] -> /* Go's select may choose this with messages queued */
 		printf("writer %d: select chose stop\n", id);
@@ -310,31 +449,125 @@ end_exited_in_write:
 #endif
 	od;
 	atomic {
-		printf("writer %d returns with %d queued\n", id, queued[id]);
+		printf("writer %d returns with %d queued\n", id, nitems[id]);
 		writers-- /* defer s.writers.Done() */
 	}
 }
 
-/* --- shutdown: server.go:Shutdown, beginShutdown and drain --------------- */
+/* --- client: the other end of a peer's connection ------------------------ */
 
-/* The property: Shutdown returned nil, so every message the server took
- * responsibility for reached the broker, and every message routed to a peer
- * was written to it. */
-inline assertNothingLost() {
-	byte peer;
-	assert(routed == accepted);
-	for (peer : 0 .. NTALKERS - 1) {
+/* arrive checks message m as client p reads it: p was owed it (it was pushed
+ * on p's queue), p has not read it before, and no earlier message of the
+ * same sender that was pushed on p's queue is still unread ("skipped").
+ * Together: what a client reads of each sender is, in order and once each, a
+ * prefix of what was routed to it. */
+inline arrive(p, m) {
+	mine = BIT(m);
+	skipped = owed[p] & EARLIER(m) & ~got[p];
+	printf("client %d read message %d.%d\n", p, SENDER(m), SEQ(m));
+	if
+	:: !(owed[p] & mine) -> printf("NOT OWED: client %d was not owed it\n", p)
+	:: else
+	fi;
+	if
+	:: got[p] & mine -> printf("DUPLICATE: client %d had read it before\n", p)
+	:: else
+	fi;
+	if
+	:: skipped -> printf("OUT OF ORDER: client %d has not read an earlier message of talker %d\n",
+		p, SENDER(m))
+	:: else
+	fi;
+	assert((owed[p] & mine) != 0);
+	assert((got[p] & mine) == 0);
+	assert(skipped == 0);
+	got[p] = got[p] | mine;
+	mine = 0;
+	skipped = 0
+}
+
+/* A client that reads takes everything in its socket at any point. Once
+ * Shutdown has returned and the socket is empty, it has read all it ever
+ * will: if the deadline did not pass, that must be every message routed to
+ * it. Client NONREADER never reads; its process only waits, to keep the
+ * pids the same in every variant. */
+proctype client(byte p) {
+	byte k, m, mine, skipped;
+end_reading: /* a client may wait for ever: it is not the server */
+	do
+	:: atomic { p != NONREADER && nsock[p] > 0 -> /* conn.Read */
+		for (k : 0 .. nsock[p] - 1) {
+			m = sock[p * SOCKBUF + k];
+			arrive(p, m);
+			sock[p * SOCKBUF + k] = 0
+		}
+		nsock[p] = 0;
+		k = 0;
+		m = 0
+	}
+	:: atomic { terminated && (nsock[p] == 0 || p == NONREADER) ->
 		if
-		:: delivered[peer] != owed[peer] ->
-			printf("LOST: peer %d was owed %d, got %d\n",
-				peer, owed[peer], delivered[peer])
+		:: p != NONREADER && !connsClosed && got[p] != owed[p] ->
+			printf("LOST: client %d never read a message routed to it\n", p)
 		:: else
 		fi;
-		assert(delivered[peer] == owed[peer])
+		assert(p == NONREADER || connsClosed || got[p] == owed[p]);
+		break
+	}
+	od
+}
+
+/* --- shutdown: server.go:Shutdown, beginShutdown and drain --------------- */
+
+inline printLost(peer) {
+	byte m;
+	for (m : 0 .. NIDS - 1) {
+		if
+		:: (owed[peer] & BIT(m)) && !(written[peer] & BIT(m)) ->
+			printf("LOST: message %d.%d was routed to peer %d and never written\n",
+				SENDER(m), SEQ(m), peer)
+		:: else
+		fi
 	}
 }
 
+/* Shutdown returned nil: every message the server took responsibility for
+ * reached the broker, and every message routed to a peer was written to it. */
+inline assertNothingLost() {
+	assert(routed == accepted);
+	for (peer : 0 .. NTALKERS - 1) {
+		printLost(peer);
+		assert(written[peer] == owed[peer])
+	}
+}
+
+/* Shutdown returned ctx.Err(): every message routed to a peer was written
+ * to it, or counted by its writer as undelivered; none is lost silently. */
+inline assertNoneLostSilently() {
+	assert(routed == accepted);
+	for (peer : 0 .. NTALKERS - 1) {
+		assert(!(owed[peer] & ~(written[peer] | undelivered[peer])))
+	}
+}
+
+proctype drain() {
+end_not_started:
+	drainGo;
+	acceptDone; /* <-s.acceptDone */
+#ifndef CLOSE_EARLY
+	readers == 0; /* s.readers.Wait() */
+#endif
+	eventsClosed = true; /* close(s.events) */
+	printf("drain: events closed\n");
+	brokerDone; /* <-s.brokerDone */
+#ifndef WRITERS_NOT_WAITED
+	writers == 0; /* s.writers.Wait() */
+#endif
+	drained = true /* close(s.drained) */
+}
+
 proctype shutdown() {
+	byte peer;
 	printf("shutdown began\n");
 	listenerClosed = true; /* 1. listener.Close() */
 #ifndef NOTIFY_WAITERS
@@ -354,38 +587,53 @@ proctype shutdown() {
 		}
 	}
 #endif
-	/* go s.drain() */
-	acceptDone; /* <-s.acceptDone */
-#ifndef CLOSE_EARLY
-	readers == 0; /* s.readers.Wait() */
-#endif
-	eventsClosed = true; /* close(s.events) */
-	printf("drain: events closed\n");
-	brokerDone; /* <-s.brokerDone */
-#ifndef WRITERS_NOT_WAITED
-	writers == 0; /* s.writers.Wait() */
+	drainGo = true; /* go s.drain() */
+#ifdef DEADLINE
+	if /* select { case <-s.drained: case <-ctx.Done(): } */
+	:: drained
+	:: atomic { !drained -> /* ctx.Done(), and the re-check finds drained open */
+		printf("shutdown: deadline passed: closing every connection\n");
+		connsClosed = true /* s.closeConns() */
+	};
+		drained /* <-s.drained */
+	fi;
 #else
+	drained; /* <-s.drained: ctx never expires */
+#endif
+#ifdef WRITERS_NOT_WAITED
 	exited = true;
 	printf("main returns: the process exits\n");
 #endif
-	assertNothingLost();
-	terminated = true; /* close(s.drained): Shutdown returns nil */
-	printf("shutdown returned\n")
+	if
+	:: !connsClosed ->
+		assertNothingLost();
+		printf("shutdown returned nil\n")
+	:: else ->
+		assertNoneLostSilently();
+		printf("shutdown returned ctx.Err()\n")
+	fi;
+	terminated = true
 }
 
 /* Pids, as spin -t reports them: 0 init, 1 .. NCONNS the readers 0 ..
- * NCONNS-1, then the writers 0 .. NTALKERS-1, then serve, broker, shutdown. */
+ * NCONNS-1, then the writers 0 .. NTALKERS-1, the clients 0 .. NTALKERS-1,
+ * then serve, broker, drain, shutdown. */
 init {
 	byte i;
 	atomic {
+		assert(NIDS <= 8); /* a set of messages is a byte */
 		for (i : 0 .. NCONNS - 1) {
 			run read(i)
 		}
 		for (i : 0 .. NTALKERS - 1) {
 			run write(i)
 		}
+		for (i : 0 .. NTALKERS - 1) {
+			run client(i)
+		}
 		run serve();
 		run broker();
+		run drain();
 		run shutdown() /* main calls Shutdown at some point: any point */
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 // TestVariants runs pan on the correct model and on each bug, and checks
 // that the correct model passes every check and each bug fails its own.
-// Each pan run is independent and stays under 200 MB, so two run at once.
+// Each pan run is independent and stays under 400 MB, so two run at once.
 func TestVariants(t *testing.T) {
 	if missing := Tools(); missing != "" {
 		t.Skip(missing)
@@ -18,6 +18,19 @@ func TestVariants(t *testing.T) {
 				t.Parallel()
 				checkVariant(t, v, e)
 			})
+		}
+	}
+}
+
+// TestVariantsAreConsistent checks that a variant with no bug expects every
+// check to pass, and that a bug expects each of its checks to fail: Check
+// compiles pan for a full search, or for a short one, by v.Bug.
+func TestVariantsAreConsistent(t *testing.T) {
+	for _, v := range Variants {
+		for _, e := range v.Expect {
+			if (v.Bug == "") != (e.Error == "") {
+				t.Errorf("%s %s: bug %q, but expected error %q", v.Name, e.Mode, v.Bug, e.Error)
+			}
 		}
 	}
 }
