@@ -3,6 +3,7 @@ package chattest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -53,7 +54,7 @@ func (c *tally) line(name string) string {
 // default steps falls under MinInFlight.
 func (c *tally) report(t *testing.T, opts Options) {
 	t.Helper()
-	row := c.line(t.Name())
+	row := c.line(chapter() + " " + t.Name())
 	t.Logf("coverage: %s\n%s", CoverageHeader, row)
 	if path := os.Getenv("CHATTEST_COVERAGE"); path != "" {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -69,6 +70,16 @@ func (c *tally) report(t *testing.T, opts Options) {
 		t.Errorf("coverage: Ctrl-C landed with a delivery in flight in %d of %d schedules, under the floor of %.0f%%: the generator no longer reaches where shutdown bugs hide",
 			c.inFlight, c.schedules, 100*MinInFlight)
 	}
+}
+
+// chapter is the name of the package whose tests run: go test runs them in
+// its directory.
+func chapter() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "?"
+	}
+	return filepath.Base(dir)
 }
 
 // minTallied: fewer schedules than this say too little to fail a run.

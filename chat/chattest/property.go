@@ -39,9 +39,10 @@ type Options struct {
 	Steps []StepKind
 	// Clients is how many client slots steps pick from (1 to 8; default 8).
 	Clients int
-	// MinSteps and MaxSteps bound a schedule's length (default 8 and 30).
-	// Steps that do not matter to a failure shrink to Waits, which does
-	// nothing, so a shrunk schedule tells a short story anyway.
+	// MinSteps and MaxSteps bound a schedule's length (default 8 and 30,
+	// or 1 and 30 when Steps is set). Steps that do not matter to a failure
+	// shrink to Waits, which does nothing, so a shrunk schedule tells a
+	// short story anyway.
 	MinSteps, MaxSteps int
 	// NoPrelude: no client logs in before the drawn steps. By default up to
 	// four do (alice, bob, ...), unless Start is set.
@@ -110,8 +111,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxSteps <= 0 {
 		o.MaxSteps = 30
 	}
-	if o.MinSteps <= 0 {
+	if o.MinSteps <= 0 && o.defaultSteps {
 		o.MinSteps = min(8, o.MaxSteps)
+	} else if o.MinSteps <= 0 {
+		o.MinSteps = 1 // a test that picks its steps shows a bug: the shorter, the better
 	}
 	if o.DrainDeadline <= 0 {
 		o.DrainDeadline = 5 * time.Second
