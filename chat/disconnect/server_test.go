@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -391,4 +392,53 @@ func TestAHalfSentLineIsNotAMessage(t *testing.T) {
 		require.ErrorIs(t, <-served, ErrServerClosed)
 		alice.ExpectClosed() // and nothing before the close
 	})
+}
+
+// Once a reader has said that its client left, the connection's reads are
+// the writer's: it lingers on them to close gracefully (closeGracefully). A
+// shutdown that begins then must not set their deadline, or the linger ends
+// at once, and input the client sent meanwhile turns the close into a reset
+// that can cost it the end of what it was owed.
+func TestAReaderThatLeftIsNoLongerWokenAtShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := New(Config{})
+		srv.events = make(chan event) // unbuffered: the test plays the broker
+		client, server := chattest.HalfPipe()
+		defer client.Close()
+		watched := &deadlineWatch{Conn: server}
+		srv.readers.Add(1)
+		go srv.read(watched, 1) // ends once the test takes its leave event
+
+		io.WriteString(client, "alice\n")
+		login := (<-srv.events).(loginEvent)
+		login.verdict <- nil
+		client.(interface{ CloseWrite() error }).CloseWrite()
+		synctest.Wait() // the reader has read the end, and waits to say it left
+
+		srv.cancelCtx() // shutdown begins while the leave is on its way
+		synctest.Wait()
+		assert.False(t, watched.stopped(), "the reader's wake-up set a read deadline in the past after it said it left")
+		require.IsType(t, leaveEvent{}, <-srv.events)
+		srv.readers.Wait()
+	})
+}
+
+// deadlineWatch records whether a read deadline in the past was set on it.
+type deadlineWatch struct {
+	net.Conn
+	mu   sync.Mutex
+	past bool
+}
+
+func (w *deadlineWatch) SetReadDeadline(t time.Time) error {
+	w.mu.Lock()
+	w.past = w.past || !t.IsZero() && !t.After(time.Now())
+	w.mu.Unlock()
+	return w.Conn.SetReadDeadline(t)
+}
+
+func (w *deadlineWatch) stopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.past
 }

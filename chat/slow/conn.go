@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"achat/chat/protocol"
@@ -21,20 +22,8 @@ import (
 // the writer to finish.
 func (s *Server) read(conn net.Conn, id connID) {
 	defer s.readers.Done()
-	// Wake this reader if it is blocked in Read when shutdown begins: a read
-	// deadline in the past makes the current Read, and every later one, fail.
-	// AfterFunc runs the func in a goroutine of its own; if it has started,
-	// the reader waits for it, so that no goroutine outlives the reader.
-	woken := make(chan struct{})
-	stopWaking := context.AfterFunc(s.ctx, func() {
-		conn.SetReadDeadline(time.Now())
-		close(woken) // the only close: AfterFunc runs the func once at most
-	})
-	defer func() {
-		if !stopWaking() {
-			<-woken
-		}
-	}()
+	stopWaking := s.wakeAtShutdown(conn)
+	defer stopWaking()
 
 	lines := protocol.NewScanner(conn)
 	name, err := s.readLogin(lines)
@@ -42,14 +31,37 @@ func (s *Server) read(conn net.Conn, id connID) {
 		err = s.join(conn, id, name)
 	}
 	if err != nil {
+		stopWaking() // refuse lingers on conn's reads: shutdown must not cut it short
 		s.refuse(conn, err)
 		return
 	}
 	s.readMessages(lines, conn, id, name)
+	// The reader is done with conn. Once it has said so, the writer lingers
+	// on conn's reads to close gracefully, and a wake-up that came then would
+	// end the linger at once: so the wake-up stops first.
+	stopWaking()
 	if s.ctx.Err() != nil {
 		return // shutdown: the peer stays, to get what is routed to it until the end
 	}
 	s.events <- leaveEvent{id: id, name: name}
+}
+
+// wakeAtShutdown wakes a reader blocked in Read on conn when shutdown
+// begins: a read deadline in the past makes the current Read, and every
+// later one, fail. AfterFunc runs the wake-up in a goroutine of its own;
+// stop, which may be called more than once, waits for it if it has started,
+// so that no goroutine outlives the reader.
+func (s *Server) wakeAtShutdown(conn net.Conn) (stop func()) {
+	woken := make(chan struct{})
+	stopWaking := context.AfterFunc(s.ctx, func() {
+		conn.SetReadDeadline(time.Now())
+		close(woken) // the only close: AfterFunc runs the func once at most
+	})
+	return sync.OnceFunc(func() {
+		if !stopWaking() {
+			<-woken
+		}
+	})
 }
 
 // errNoLogin: the client left, or shutdown began, before it sent its name.
