@@ -176,7 +176,9 @@ func property(t *testing.T, newServer NewServer, opts Options, counted *tally) f
 			fmt.Fprintf(os.Stderr, "failing schedule:\n  %s\n%v\n", strings.Join(story, "\n  "), violations)
 		}
 		for _, v := range violations {
-			rt.Log(v.String())
+			if opts.focus == "" || v.Property == opts.focus { // a bug hunted for itself is told alone
+				rt.Log(v.String())
+			}
 		}
 		rt.Fatal(string(first)) // fixed text, so that rapid can shrink
 	}

@@ -16,20 +16,8 @@ import (
 // while it waits for the login.
 func (s *Server) read(conn net.Conn) {
 	defer s.readers.Done()
-	// Wake this reader if it is blocked in Read when shutdown begins: a read
-	// deadline in the past makes the current Read, and every later one, fail.
-	// AfterFunc runs the func in a goroutine of its own; if it has started,
-	// the reader waits for it, so that no goroutine outlives the reader.
-	woken := make(chan struct{})
-	stopWaking := context.AfterFunc(s.ctx, func() {
-		conn.SetReadDeadline(time.Now())
-		close(woken) // the only close: AfterFunc runs the func once at most
-	})
-	defer func() {
-		if !stopWaking() {
-			<-woken
-		}
-	}()
+	stopWaking := s.wakeAtShutdown(conn)
+	defer stopWaking()
 
 	lines := protocol.NewScanner(conn)
 	name, ok := s.readLogin(lines)
@@ -44,6 +32,24 @@ func (s *Server) read(conn net.Conn) {
 	// to the broker, and will be delivered.
 	for s.ctx.Err() == nil && lines.ScanBatch() {
 		s.accept(conn, name, lines.Batch())
+	}
+}
+
+// wakeAtShutdown wakes a reader blocked in Read on conn when shutdown
+// begins: a read deadline in the past makes the current Read, and every
+// later one, fail. AfterFunc runs the wake-up in a goroutine of its own;
+// stop waits for it if it has started, so that no goroutine outlives the
+// reader.
+func (s *Server) wakeAtShutdown(conn net.Conn) (stop func()) {
+	woken := make(chan struct{})
+	stopWaking := context.AfterFunc(s.ctx, func() {
+		conn.SetReadDeadline(time.Now())
+		close(woken) // the only close: AfterFunc runs the func once at most
+	})
+	return func() {
+		if !stopWaking() {
+			<-woken
+		}
 	}
 }
 
