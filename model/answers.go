@@ -62,17 +62,14 @@ func (c *checker) checkAnswers(cl *client, lines []string, reads bool) {
 // in before shutdown.
 func (c *checker) answerItems(cl *client, reads bool) []item {
 	var items []item
-	if cl.asked && !cl.loggedIn { // refused, or not answered yet
-		refusal := cl.refusal
-		if refusal == "" {
-			refusal = errNameTaken(cl.name)
-		}
-		items = append(items, item{[]string{refusal}, reads && cl.refused})
+	if (cl.served || cl.asked) && !cl.loggedIn { // refused, or not answered yet
+		items = append(items, c.refusal(cl, reads))
 	}
 	if cl.loggedIn {
 		// An evicted client's answers after some point are dropped: which
-		// point the Eviction property judges, not this one.
-		owed := reads && !cl.evicted
+		// point the Eviction property judges, not this one. A dropped one's
+		// are lost with its connection.
+		owed := reads && !cl.evicted && !cl.dropped
 		for _, l := range cl.lines {
 			switch {
 			case l.refusal != "":
@@ -92,6 +89,28 @@ func (c *checker) answerItems(cl *client, reads bool) []item {
 		items = append(items, item{[]string{errTooSlow}, reads})
 	}
 	return items
+}
+
+// refusal is the error line that may refuse cl's connection: its login
+// line is not a name, or a name taken; the server is at its limit of
+// connections; or the name came too late. It is owed to a client that reads
+// and was refused, unless it was not reading then: a refusal is written with
+// a deadline, and is lost if it passes.
+func (c *checker) refusal(cl *client, reads bool) item {
+	var texts []string
+	switch {
+	case cl.refusal != "":
+		texts = append(texts, cl.refusal)
+	case cl.asked:
+		texts = append(texts, errNameTaken(cl.name))
+	}
+	if cl.crowded {
+		texts = append(texts, errTooManyConns)
+	}
+	if c.lateLogin(cl) {
+		texts = append(texts, errLoginTimeout)
+	}
+	return item{texts, reads && cl.refused && !cl.pausedWhenClosed && len(texts) > 0}
 }
 
 // answer returns the error lines that may answer m, naming the recipients

@@ -1,33 +1,41 @@
 package model
 
-// checkEviction: a client may be evicted as too slow only when more lines
-// than the bound wait for it. The model counts them itself, from above:
-// every line that may have been queued for the client so far, less what it
-// had read at the last settle point (it may have read more since, which
-// only makes the count larger than the truth). The count the server
-// reports is only logged.
+// checkEviction: a client may be evicted as too slow only when more lines,
+// or more bytes, than the bounds wait for it. The model counts them itself,
+// from above: every line that may have been queued for the client so far,
+// less what it had read at the last settle point (it may have read more
+// since, which only makes the count larger than the truth). The count the
+// server reports is only logged.
 func (c *checker) checkEviction(cl *client, reported int) {
-	waiting := c.mayHaveQueued(cl) - c.lastRead[cl.id]
-	if c.cfg.MaxQueued > 0 && waiting > c.cfg.MaxQueued {
+	lines, bytes := c.mayHaveQueued(cl)
+	read := c.received[cl.id][:min(c.lastRead[cl.id], len(c.received[cl.id]))]
+	lines -= len(read)
+	for _, line := range read {
+		bytes -= len(line) + 1
+	}
+	if c.cfg.MaxQueued > 0 && lines > c.cfg.MaxQueued || c.cfg.MaxQueuedBytes > 0 && bytes > c.cfg.MaxQueuedBytes {
 		return
 	}
-	c.fail(Eviction, "conn %d (%s) was evicted with at most %d lines waiting (the server said %d); the bound is %d",
-		cl.id, cl.name, waiting, reported, c.cfg.MaxQueued)
+	c.fail(Eviction, "conn %d (%s) was evicted with at most %d lines, %d bytes waiting (the server said %d lines); the bounds are %d lines, %d bytes",
+		cl.id, cl.name, lines, bytes, reported, c.cfg.MaxQueued, c.cfg.MaxQueuedBytes)
 }
 
-// mayHaveQueued counts the lines the server may have queued for cl so far:
-// the messages that may reach it, and the answers its lines may get.
-func (c *checker) mayHaveQueued(cl *client) int {
-	n := 0
+// mayHaveQueued counts the lines the server may have queued for cl so far,
+// and their bytes: the messages that may reach it, and the answers its lines
+// may get, at their longest.
+func (c *checker) mayHaveQueued(cl *client) (lines, bytes int) {
 	for _, m := range c.messages {
 		if m.reaches(cl.id) {
-			n++
+			lines, bytes = lines+1, bytes+len(m.delivery())+1
 		}
 	}
 	for _, l := range cl.lines {
-		if l.refusal != "" || l.msg != nil && c.mayAnswer(l.msg) {
-			n++
+		switch {
+		case l.refusal != "":
+			lines, bytes = lines+1, bytes+len(l.refusal)+1
+		case l.msg != nil && c.mayAnswer(l.msg):
+			lines, bytes = lines+1, bytes+len(errNotLoggedIn(l.msg.to))+1
 		}
 	}
-	return n
+	return lines, bytes
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Kind says what an Event records. The harness records what the clients do
@@ -54,6 +55,10 @@ const (
 	// descheduled at the worst moment); Released: it lets it go.
 	Held
 	Released
+	// Served: the server's Accept returned Conn's connection.
+	Served
+	// ServeReturned: the server's Serve returned.
+	ServeReturned
 )
 
 // Event is one entry of a history.
@@ -66,6 +71,9 @@ type Event struct {
 	Text  string      // Accepted, Routed
 	Count int         // Evicted: what the server says was waiting
 	Read  map[int]int // Settled, ShutdownBegan: lines each client had read
+	// At is when it happened, from the start of the schedule: fake time in
+	// a synctest bubble. Only the clocks of chapter limits look at it.
+	At time.Duration
 }
 
 // Property names one of the properties; a Violation's Property is stable
@@ -86,6 +94,10 @@ const (
 	Errors   Property = "Error lines: a mistake got no error line, the wrong one, or one out of order"
 	// The slow chapter's claim.
 	Eviction Property = "Eviction: a client was disconnected as too slow with no more lines waiting than the bound"
+	// The limits chapter's claims.
+	Connections Property = "Connections: the server held more connections than its limit"
+	Timeouts    Property = "Timeouts: a connection was let go before its clock ran out, or held after"
+	Serving     Property = "Serving: Serve returned before Shutdown was called"
 )
 
 // Violation is one broken property, with the details.
@@ -97,12 +109,22 @@ type Violation struct {
 
 func (v Violation) String() string { return string(v.Property) + ": " + v.Detail }
 
-// Config is what the model must know of the server under test.
+// Config is what the model must know of the server under test: its bounds
+// and clocks (0: it has none), and its clients' connections.
 type Config struct {
-	// MaxQueued is its bound on the lines waiting for one client: a client
-	// may be evicted as too slow only when more than this many wait for it
-	// (0: never).
-	MaxQueued int
+	// MaxQueued and MaxQueuedBytes bound the lines, and the bytes, waiting
+	// for one client: a client may be evicted as too slow only when more
+	// than this many wait for it (MaxQueued 0: never).
+	MaxQueued, MaxQueuedBytes int
+	// MaxConns is how many connections the server may hold at once.
+	MaxConns int
+	// LoginTimeout is how long a connection may take to send its name;
+	// WriteTimeout, how long a write to a client that does not read may
+	// wait before the server drops it.
+	LoginTimeout, WriteTimeout time.Duration
+	// Unbuffered: a connection holds nothing in transit (net.Pipe), so a
+	// writer blocks as soon as its client stops reading.
+	Unbuffered bool
 }
 
 // Check returns the violations in a history. received holds every complete
@@ -154,6 +176,7 @@ type message struct {
 	may      map[int]bool // connections that may receive it (a race allows it)
 	acceptAt int          // its place in the history
 	routed   bool         // the server reported routing it
+	routedAt time.Duration
 }
 
 func (m *message) delivery() string { return "from " + m.from + ": " + m.text }
@@ -171,30 +194,38 @@ type line struct {
 
 // client is one connection, as the model sees it.
 type client struct {
-	id            int
-	connected     bool
-	asked         bool   // it sent its login line
-	name          string // the name it asked for, if it is one
-	refusal       string // the error line that refuses its login line, if it is not a name
-	askedEpoch    int
-	certain       bool // it asked for a name that only it can hold: it must get it
-	loginOwed     bool // it asked for a free name (see free)
-	refused       bool // the server answered its login without logging it in
-	loggedIn      bool // the LoggedIn hook was called for it
-	loggedOut     bool
-	evicted       bool
-	left          bool // it ended its input
-	disconnected  bool
-	departed      bool // left, disconnected or evicted
-	departEpoch   int
-	closed        bool // the server closed the connection
-	ended         bool // it read the end of its input
-	paused, held  bool
-	answersFailed bool    // checkAnswers found a fault: it says so once
-	stalled       bool    // checkTakenIn found a line not accepted: it says so once
-	pending       []*line // message lines sent and not accepted yet
-	lines         []*line // every line after its login, in order
-	accepted      int
+	id               int
+	connected        bool
+	asked            bool   // it sent its login line
+	name             string // the name it asked for, if it is one
+	refusal          string // the error line that refuses its login line, if it is not a name
+	askedEpoch       int
+	certain          bool // it asked for a name that only it can hold: it must get it
+	loginOwed        bool // it asked for a free name (see free)
+	refused          bool // the server answered its login without logging it in
+	loggedIn         bool // the LoggedIn hook was called for it
+	loggedOut        bool
+	evicted          bool
+	left             bool // it ended its input
+	disconnected     bool
+	departed         bool // left, disconnected or evicted
+	departEpoch      int
+	closed           bool // the server closed the connection
+	ended            bool // it read the end of its input
+	paused, held     bool
+	pausedAt         time.Duration // when it last stopped reading
+	served           bool          // the server accepted its connection
+	servedAt         time.Duration
+	crowded          bool          // when it was served, the server held its limit of connections
+	dropped          bool          // logged in, the server closed its connection before shutdown
+	pausedWhenClosed bool          // it was not reading when the server closed its connection
+	askedAt          time.Duration // when it sent its login line
+	clockFailed      bool          // a clock of chapter limits failed for it: said once
+	answersFailed    bool          // checkAnswers found a fault: it says so once
+	stalled          bool          // checkTakenIn found a line not accepted: it says so once
+	pending          []*line       // message lines sent and not accepted yet
+	lines            []*line       // every line after its login, in order
+	accepted         int
 }
 
 type checker struct {
@@ -213,7 +244,9 @@ type checker struct {
 	cover      Covered
 	coverOnly  bool // Cover's replay: no checks
 	violations []Violation
-	at         int // the event being replayed
+	at         int           // the event being replayed
+	now        time.Duration // when it happened
+	openConns  int           // connections the server accepted and has not closed
 }
 
 func newChecker(history []Event, received map[int][]string, cfg Config) *checker {
@@ -260,7 +293,7 @@ func (c *checker) sortedClients() []*client {
 // replay walks the history once, in order, as the server lived it.
 func (c *checker) replay() {
 	for i, ev := range c.history {
-		c.at = i
+		c.at, c.now = i, ev.At
 		cl := c.client(ev.Conn)
 		switch ev.Kind {
 		case Connected:
@@ -273,7 +306,7 @@ func (c *checker) replay() {
 			c.accepted(cl, ev)
 		case Routed:
 			if m := c.messages[ev.Text]; m != nil && m.from == ev.Name {
-				m.routed = true
+				m.routed, m.routedAt = true, ev.At
 			}
 		case Left, Disconnected:
 			c.depart(cl)
@@ -292,13 +325,20 @@ func (c *checker) replay() {
 			cl.evicted = true
 			c.release(cl, ev.Name)
 		case Closed:
-			cl.closed = true
+			c.closed(cl)
 		case Ended:
 			cl.ended = true
 		case Paused, Resumed:
 			cl.paused = ev.Kind == Paused
+			cl.pausedAt = ev.At
 		case Held, Released:
 			cl.held = ev.Kind == Held
+		case Served:
+			c.served(cl)
+		case ServeReturned:
+			if !c.shutdown && !c.coverOnly {
+				c.fail(Serving, "Serve returned %v after the start, before Ctrl-C", ev.At)
+			}
 		case ShutdownBegan:
 			c.cover.observe(c, ev.Read)
 			c.shutdown = true
@@ -334,10 +374,10 @@ func (c *checker) sent(cl *client, text string) {
 // in a chapter that frees the names of clients that left.
 func (c *checker) asks(cl *client, text string) {
 	cl.asked = true
-	cl.askedEpoch = c.epoch
+	cl.askedEpoch, cl.askedAt = c.epoch, c.now
 	cl.name, cl.refusal = parseLogin(text)
-	if cl.refusal != "" || c.shutdown {
-		return
+	if cl.refusal != "" || c.shutdown || cl.crowded || c.lateLogin(cl) {
+		return // refused, or may be: for the limit or the login timeout
 	}
 	cl.certain = true
 	for _, other := range c.clients {
@@ -511,7 +551,7 @@ func (c *checker) checkDelivered(reading map[int]bool) {
 	}
 	for _, m := range c.sortedMessages() {
 		for _, conn := range m.must {
-			if m.early && reading[conn] && !c.client(conn).disconnected && !got[conn][m.text] {
+			if cl := c.client(conn); m.early && reading[conn] && !cl.disconnected && !cl.dropped && !got[conn][m.text] {
 				c.fail(Delivery, "conn %d (%s) never received %q from %s",
 					conn, c.client(conn).name, m.text, m.from)
 			}

@@ -3,6 +3,7 @@ package model
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -311,4 +312,63 @@ func TestCover(t *testing.T) {
 	assert.Equal(t, Covered{Evicted: true}, Cover(with(logins, evicted(1, "bob")), nil))
 	assert.Equal(t, Covered{Rejoined: true},
 		Cover(with(logins, left(1), loggedOut(1, "bob"), sent(2, "bob"), loggedIn(2, "bob")), nil))
+}
+
+// at returns ev as it happened at d.
+func at(d time.Duration, ev Event) Event { ev.At = d; return ev }
+
+func served(conn int) Event { return Event{Kind: Served, Conn: conn} }
+
+func TestLimits(t *testing.T) {
+	cfg := Config{MaxConns: 2, LoginTimeout: time.Second, WriteTimeout: time.Second, Unbuffered: true}
+	two := []Event{connected(0), served(0), sent(0, "alice"), loggedIn(0, "alice"),
+		connected(1), served(1), sent(1, "bob"), loggedIn(1, "bob")}
+	const tooMany = "error: too many connections: try again later"
+	const late = "error: no name in time: the first line must be your name"
+	runChecks(t, cfg, []checkTest{
+		{"two connections, the limit", with(two, settled), nil, both, nil},
+		{"a third refused at once", with(two, connected(2), served(2), closed(2), settledRead(map[int]int{2: 1})),
+			got(map[int][]string{2: lines(tooMany)}), three, nil},
+		{"a third held", with(two, connected(2), served(2), settled), nil, three, []Property{Connections}},
+		{"a third not accepted: left in the backlog", with(two, connected(2), settled), nil, three,
+			[]Property{Progress}},
+		{"refused for the limit under it",
+			[]Event{connected(0), served(0), closed(0), settledRead(map[int]int{0: 1})},
+			got(map[int][]string{0: lines(tooMany)}), both, []Property{Errors}},
+		{"a silent connection closed at its login timeout",
+			[]Event{connected(0), served(0), at(time.Second, closed(0)), at(2*time.Second, settledRead(map[int]int{0: 1}))},
+			got(map[int][]string{0: lines(late)}), both, nil},
+		{"a silent connection held past it",
+			[]Event{connected(0), served(0), at(3*time.Second, settled)}, nil, both, []Property{Timeouts}},
+		{"told it was late when it was not",
+			[]Event{connected(0), served(0), sent(0, "alice"), at(time.Second/2, closed(0)),
+				at(time.Second, settledRead(map[int]int{0: 1}))},
+			got(map[int][]string{0: lines(late)}), both, []Property{Errors, Progress}},
+		{"dropped a second after it stopped reading",
+			with(two, paused(1), at(time.Second, closed(1))), nil, both, nil},
+		{"dropped while it read",
+			with(two, at(time.Second, closed(1))), nil, both, []Property{Timeouts}},
+		{"dropped too soon after it stopped",
+			with(two, paused(1), at(time.Second/2, closed(1))), nil, both, []Property{Timeouts}},
+		{"held too long with a message waiting",
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(3*time.Second, settled)),
+			m1, both, []Property{Timeouts}},
+		{"with nothing waiting, it may stop reading for ever",
+			with(two, paused(1), at(3*time.Second, settled)), nil, both, nil},
+		{"Serve returned before Ctrl-C", with(two, Event{Kind: ServeReturned}), nil, both, []Property{Serving}},
+		{"Serve returned after Ctrl-C", with(two, shutdownBegan, Event{Kind: ServeReturned}), nil, both, nil},
+	})
+}
+
+func TestEvictionInBytes(t *testing.T) {
+	// bob does not read; alice sends him messages of 15 bytes ("from
+	// alice: m1\n"); the bound is 15 bytes.
+	history := with(logins, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"))
+	runChecks(t, Config{MaxQueued: 100, MaxQueuedBytes: 15}, []checkTest{
+		{"15 bytes: not yet", with(history, evicted(1, "bob")),
+			got(map[int][]string{1: lines("from alice: m1", tooSlow)}), both, []Property{Eviction}},
+		{"30 bytes: fair", with(history, sent(0, "bob: m2"), accepted(0, "alice", "m2", "bob"), evicted(1, "bob")),
+			got(map[int][]string{1: lines("from alice: m1", "from alice: m2", tooSlow)}), both, nil},
+	})
 }

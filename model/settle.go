@@ -9,16 +9,18 @@ import "slices"
 // settle runs the checks of a Settled event; read is how many lines each
 // client had read by then.
 func (c *checker) settle(read map[int]int) {
+	got := map[int][]string{}
 	for _, cl := range c.sortedClients() {
-		got := c.received[cl.id]
-		got = got[:min(read[cl.id], len(got))]
-		c.checkLogin(cl, got)
+		lines := c.received[cl.id]
+		got[cl.id] = lines[:min(read[cl.id], len(lines))]
+		c.checkLogin(cl, got[cl.id])
 		c.checkTakenIn(cl)
 		c.checkFreed(cl)
-		if !cl.paused && !cl.disconnected {
-			c.checkCaughtUp(cl, got)
+		if !cl.paused && !cl.disconnected && !cl.dropped {
+			c.checkCaughtUp(cl, got[cl.id])
 		}
 	}
+	c.checkLimits(got)
 	for _, m := range c.open {
 		if !m.routed {
 			c.fail(Progress, "%q from conn %d was accepted, and not routed by the time the server settled",
@@ -61,7 +63,7 @@ func (c *checker) checkLogin(cl *client, got []string) {
 // their answers are owed, if it reads: then the harness waits for the
 // answers to settle over TCP, and only then can it know.
 func (c *checker) checkTakenIn(cl *client) {
-	if !cl.loggedIn || cl.evicted || cl.disconnected || cl.held {
+	if !cl.loggedIn || cl.evicted || cl.dropped || cl.disconnected || cl.held {
 		return
 	}
 	if len(cl.pending) > 0 && !cl.stalled {

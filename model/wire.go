@@ -38,6 +38,9 @@ const (
 	errEmptyName   = errPrefix + "name is empty"
 	errLongName    = errPrefix + "name is longer than 32 bytes"
 	errBadNameChar = errPrefix + `name contains ",", ":", or a control or invisible character`
+	// chapter limits
+	errLoginTimeout = errPrefix + "no name in time: the first line must be your name"
+	errTooManyConns = errPrefix + "too many connections: try again later"
 )
 
 func errNameTaken(name string) string { return fmt.Sprintf("%sname %q is taken", errPrefix, name) }

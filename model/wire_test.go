@@ -84,6 +84,8 @@ func TestModelReadsLoginsLikeProtocol(t *testing.T) {
 func TestModelKnowsTheOtherErrorLines(t *testing.T) {
 	for model, err := range map[string]error{
 		errTooSlow:                         protocol.ErrTooSlow,
+		errLoginTimeout:                    protocol.ErrLoginTimeout,
+		errTooManyConns:                    protocol.ErrTooManyConns,
 		errTooLong:                         protocol.ErrLineTooLong,
 		errNameTaken("alice"):              protocol.NameTakenError{Name: "alice"},
 		errNotLoggedIn([]string{"a", "b"}): protocol.UnknownRecipientsError{Names: []string{"a", "b"}},
