@@ -27,19 +27,14 @@ func (c *checker) checkAnswers(cl *client, lines []string, reads bool) {
 	if cl.answersFailed {
 		return // once is enough: the rest would only repeat it
 	}
-	var own []string
 	for i, line := range lines {
 		if line == errTooSlow && i < len(lines)-1 {
 			cl.answersFailed = true
 			c.fail(Errors, "conn %d (%s) read %q after %q: nothing follows it", cl.id, cl.name, lines[i+1], line)
 			return
 		}
-		if isErrorLine(line) {
-			own = append(own, line)
-		} else if m := c.delivered(line); m != nil && m.sender == cl.id && m.reaches(cl.id) {
-			own = append(own, line) // one it was not owed is Spurious's business
-		}
 	}
+	own := c.ownLines(cl, lines)
 	items := c.answerItems(cl, reads)
 	if readAs(own, items) {
 		return
@@ -57,6 +52,20 @@ func (c *checker) checkAnswers(cl *client, lines []string, reads bool) {
 		cl.id, cl.name, own, strings.Join(want, "\n    "))
 }
 
+// ownLines are the lines of lines that answer cl's own: error lines, and
+// its messages to itself. (One it was not owed is Spurious's business.)
+func (c *checker) ownLines(cl *client, lines []string) []string {
+	var own []string
+	for _, line := range lines {
+		if isErrorLine(line) {
+			own = append(own, line)
+		} else if m := c.delivered(line); m != nil && m.sender == cl.id && m.reaches(cl.id) {
+			own = append(own, line)
+		}
+	}
+	return own
+}
+
 // answerItems lists the answers client cl may read, in order. With reads,
 // those owed by now are required: the answers to every line the server took
 // in before shutdown.
@@ -69,7 +78,7 @@ func (c *checker) answerItems(cl *client, reads bool) []item {
 		// An evicted client's answers after some point are dropped: which
 		// point the Eviction property judges, not this one. A dropped one's
 		// are lost with its connection.
-		owed := reads && !cl.evicted && !cl.dropped
+		owed := reads && !cl.evicted && !cl.dropped && !cl.lostUnread
 		for _, l := range cl.lines {
 			switch {
 			case l.refusal != "":
@@ -86,7 +95,7 @@ func (c *checker) answerItems(cl *client, reads bool) []item {
 		}
 	}
 	if cl.evicted {
-		items = append(items, item{[]string{errTooSlow}, reads})
+		items = append(items, item{[]string{errTooSlow}, reads && !cl.lostUnread})
 	}
 	return items
 }

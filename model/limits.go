@@ -23,12 +23,18 @@ const (
 func (c *checker) served(cl *client) {
 	cl.served, cl.servedAt = true, c.now
 	cl.crowded = c.cfg.MaxConns > 0 && c.openConns >= c.cfg.MaxConns
+	if cl.crowded { // it may be refused, if its name came before
+		cl.certain, cl.loginOwed = false, false
+	}
 	c.openConns++
 }
 
 // closed records that the server closed cl's connection. A logged-in client
-// that had not left or been evicted was dropped: fair only when it had not
-// read for the write timeout.
+// that did not end its input, nor read to the end, had its connection
+// closed by the server: at the end of its writer (every line written, and
+// read), at the drain deadline, or because a write to it made no progress
+// for the write timeout. That is fair only when it had not read for that
+// long, and what it had not read is lost with the connection.
 func (c *checker) closed(cl *client) {
 	if cl.closed {
 		return
@@ -38,24 +44,71 @@ func (c *checker) closed(cl *client) {
 	if cl.served {
 		c.openConns--
 	}
-	if !cl.loggedIn || cl.departed || c.shutdown {
+	switch {
+	case !cl.loggedIn || cl.disconnected || cl.ended:
+		return // a refusal, its own close, or its normal end (it read it)
+	case c.shutdown && c.now >= c.shutdownAt+c.cfg.DrainDeadline:
+		return // the drain deadline (the harness's Drain property judges it)
+	case c.cfg.WriteTimeout == 0:
+		if !c.shutdown && !cl.departed { // no clock excuses it: Delivery judges the loss
+			cl.dropped = true
+			c.depart(cl)
+		}
+		return
+	case !cl.paused:
+		if !c.shutdown && !cl.left && !cl.evicted && !c.coverOnly {
+			c.fail(Timeouts, "conn %d (%s) was dropped while it read", cl.id, cl.name)
+		}
+		return // otherwise its writer wrote its queue, then closed
+	case !c.cfg.Unbuffered:
+		// Over TCP what was written is in the kernel's buffers, and reaches
+		// the client when it reads again: nothing is lost by the close. (A
+		// write that times out needs buffers full; no schedule fills them.)
+		return
+	case !c.lostByClose(cl):
+		return // its writer wrote all it owed, and its linger ran out
+	}
+	// A write to it timed out.
+	cl.lostUnread = true
+	if !cl.departed {
+		cl.dropped = true
+		c.depart(cl)
+	}
+	if c.coverOnly {
 		return
 	}
-	cl.dropped = true
-	c.depart(cl) // what it had not read is lost with the connection
-	if c.cfg.WriteTimeout == 0 || c.coverOnly {
-		return // a chapter without the clock: Delivery judges the loss
-	}
-	if idle := c.now - cl.pausedAt; !cl.paused || idle < c.cfg.WriteTimeout-writeSlack {
-		c.fail(Timeouts, "conn %d (%s) was dropped while it read, or %v after it stopped (the write timeout is %v)",
+	if idle := c.now - cl.pausedAt; idle < c.cfg.WriteTimeout-writeSlack {
+		c.fail(Timeouts, "conn %d (%s) was dropped %v after it stopped reading (the write timeout is %v)",
 			cl.id, cl.name, idle, c.cfg.WriteTimeout)
 	}
+}
+
+// lostByClose reports whether a message or an answer owed to cl when its
+// connection closed never reached it: its writer had not written
+// everything.
+func (c *checker) lostByClose(cl *client) bool {
+	lines := c.received[cl.id]
+	got := c.deliveredTexts(lines)
+	for _, m := range c.messages {
+		if m.routed && slices.Contains(m.must, cl.id) && !got[m.text] {
+			return true
+		}
+	}
+	return !readAs(c.ownLines(cl, lines), c.answerItems(cl, true))
 }
 
 // checkLimits runs at a settle point: the connection limit, and the clocks
 // that must have run out by now.
 func (c *checker) checkLimits(got map[int][]string) {
-	if c.cfg.MaxConns > 0 && c.openConns > c.cfg.MaxConns {
+	// A connection past the limit that does not read holds the server for
+	// the deadline of the write that tells it so: it is being refused.
+	refusing := 0
+	for _, cl := range c.clients {
+		if cl.crowded && !cl.closed && cl.paused {
+			refusing++
+		}
+	}
+	if c.cfg.MaxConns > 0 && c.openConns-refusing > c.cfg.MaxConns {
 		c.fail(Connections, "%d connections open when the server settled, and the limit is %d",
 			c.openConns, c.cfg.MaxConns)
 	}
@@ -64,7 +117,48 @@ func (c *checker) checkLimits(got map[int][]string) {
 			c.fail(Progress, "conn %d connected, and the server had not accepted it when it settled", cl.id)
 		}
 		c.checkLoginClock(cl)
+		c.checkRefusalClock(cl)
 		c.checkWriteClock(cl, got[cl.id])
+		c.checkBytesBound(cl, got[cl.id])
+	}
+}
+
+// checkRefusalClock: a login that is refused, or a connection past the
+// limit, is answered and closed within the refusal's write deadline and
+// linger, even when its client does not read: a refusal must not hold the
+// server.
+func (c *checker) checkRefusalClock(cl *client) {
+	if c.cfg.LoginTimeout == 0 || !cl.asked && !cl.crowded || !cl.served || cl.loggedIn || cl.closed ||
+		cl.held || cl.disconnected || cl.clockFailed {
+		return
+	}
+	if since := max(cl.askedAt, cl.servedAt); c.now-since > loginSlack {
+		cl.clockFailed = true
+		c.fail(Timeouts, "conn %d sent its login line %v ago, and was neither logged in nor let go",
+			cl.id, c.now-since)
+	}
+}
+
+// checkBytesBound: over connections that hold nothing in transit, the bytes
+// routed to a client and not read by it are all still waiting, written or
+// not (the server counts both): more than the bound, and it must have been
+// evicted.
+func (c *checker) checkBytesBound(cl *client, got []string) {
+	if !c.cfg.Unbuffered || c.cfg.MaxQueuedBytes == 0 || !cl.loggedIn || cl.departed || cl.closed ||
+		cl.clockFailed {
+		return
+	}
+	read := c.deliveredTexts(got)
+	waiting := 0
+	for _, m := range c.messages {
+		if m.routed && slices.Contains(m.must, cl.id) && !read[m.text] {
+			waiting += len(m.delivery()) + 1
+		}
+	}
+	if waiting > c.cfg.MaxQueuedBytes {
+		cl.clockFailed = true
+		c.fail(Eviction, "%d bytes waited for conn %d (%s) when the server settled, and the bound is %d",
+			waiting, cl.id, cl.name, c.cfg.MaxQueuedBytes)
 	}
 }
 

@@ -57,6 +57,8 @@ const (
 	Released
 	// Served: the server's Accept returned Conn's connection.
 	Served
+	// Interrupted: the harness called Shutdown (Ctrl-C).
+	Interrupted
 	// ServeReturned: the server's Serve returned.
 	ServeReturned
 )
@@ -93,7 +95,7 @@ const (
 	Impostor Property = "Impostor: the server accepted a message from a client it never logged in"
 	Errors   Property = "Error lines: a mistake got no error line, the wrong one, or one out of order"
 	// The slow chapter's claim.
-	Eviction Property = "Eviction: a client was disconnected as too slow with no more lines waiting than the bound"
+	Eviction Property = "Eviction: a client was evicted with no more waiting for it than the bound, or kept with more"
 	// The limits chapter's claims.
 	Connections Property = "Connections: the server held more connections than its limit"
 	Timeouts    Property = "Timeouts: a connection was let go before its clock ran out, or held after"
@@ -125,6 +127,8 @@ type Config struct {
 	// Unbuffered: a connection holds nothing in transit (net.Pipe), so a
 	// writer blocks as soon as its client stops reading.
 	Unbuffered bool
+	// DrainDeadline is Shutdown's: from then on it closes every connection.
+	DrainDeadline time.Duration
 }
 
 // Check returns the violations in a history. received holds every complete
@@ -218,6 +222,7 @@ type client struct {
 	servedAt         time.Duration
 	crowded          bool          // when it was served, the server held its limit of connections
 	dropped          bool          // logged in, the server closed its connection before shutdown
+	lostUnread       bool          // the server closed its connection while it was not reading
 	pausedWhenClosed bool          // it was not reading when the server closed its connection
 	askedAt          time.Duration // when it sent its login line
 	clockFailed      bool          // a clock of chapter limits failed for it: said once
@@ -229,24 +234,26 @@ type client struct {
 }
 
 type checker struct {
-	cfg        Config
-	history    []Event
-	received   map[int][]string
-	clients    map[int]*client
-	routes     map[string]int // name -> the connection routed to now
-	holders    map[string]int // name -> the connection the hooks say holds it
-	everHeld   map[string]int // name -> how many connections ever held it
-	messages   map[string]*message
-	open       []*message // accepted since the last Settled: their routing may race
-	shutdown   bool
-	epoch      int         // Settled events so far
-	lastRead   map[int]int // Read of the last Settled
-	cover      Covered
-	coverOnly  bool // Cover's replay: no checks
-	violations []Violation
-	at         int           // the event being replayed
-	now        time.Duration // when it happened
-	openConns  int           // connections the server accepted and has not closed
+	cfg         Config
+	history     []Event
+	received    map[int][]string
+	clients     map[int]*client
+	routes      map[string]int // name -> the connection routed to now
+	holders     map[string]int // name -> the connection the hooks say holds it
+	everHeld    map[string]int // name -> how many connections ever held it
+	messages    map[string]*message
+	open        []*message // accepted since the last Settled: their routing may race
+	shutdown    bool
+	shutdownAt  time.Duration
+	interrupted bool        // Shutdown was called
+	epoch       int         // Settled events so far
+	lastRead    map[int]int // Read of the last Settled
+	cover       Covered
+	coverOnly   bool // Cover's replay: no checks
+	violations  []Violation
+	at          int           // the event being replayed
+	now         time.Duration // when it happened
+	openConns   int           // connections the server accepted and has not closed
 }
 
 func newChecker(history []Event, received map[int][]string, cfg Config) *checker {
@@ -335,13 +342,15 @@ func (c *checker) replay() {
 			cl.held = ev.Kind == Held
 		case Served:
 			c.served(cl)
+		case Interrupted:
+			c.interrupted = true
 		case ServeReturned:
-			if !c.shutdown && !c.coverOnly {
+			if !c.interrupted && !c.coverOnly {
 				c.fail(Serving, "Serve returned %v after the start, before Ctrl-C", ev.At)
 			}
 		case ShutdownBegan:
 			c.cover.observe(c, ev.Read)
-			c.shutdown = true
+			c.shutdown, c.shutdownAt = true, ev.At
 		case Settled:
 			if !c.shutdown && !c.coverOnly {
 				c.settle(ev.Read)
@@ -551,7 +560,7 @@ func (c *checker) checkDelivered(reading map[int]bool) {
 	}
 	for _, m := range c.sortedMessages() {
 		for _, conn := range m.must {
-			if cl := c.client(conn); m.early && reading[conn] && !cl.disconnected && !cl.dropped && !got[conn][m.text] {
+			if cl := c.client(conn); m.early && reading[conn] && !cl.disconnected && !cl.lostUnread && !got[conn][m.text] {
 				c.fail(Delivery, "conn %d (%s) never received %q from %s",
 					conn, c.client(conn).name, m.text, m.from)
 			}

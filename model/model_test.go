@@ -344,12 +344,16 @@ func TestLimits(t *testing.T) {
 			[]Event{connected(0), served(0), sent(0, "alice"), at(time.Second/2, closed(0)),
 				at(time.Second, settledRead(map[int]int{0: 1}))},
 			got(map[int][]string{0: lines(late)}), both, []Property{Errors, Progress}},
-		{"dropped a second after it stopped reading",
-			with(two, paused(1), at(time.Second, closed(1))), nil, both, nil},
+		{"dropped a second after it stopped reading, with a message waiting",
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(time.Second, closed(1))), nil, both, nil},
 		{"dropped while it read",
 			with(two, at(time.Second, closed(1))), nil, both, []Property{Timeouts}},
 		{"dropped too soon after it stopped",
-			with(two, paused(1), at(time.Second/2, closed(1))), nil, both, []Property{Timeouts}},
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(time.Second/2, closed(1))), nil, both, []Property{Timeouts}},
+		{"closed as it did not read, with nothing waiting: its linger ran out",
+			with(two, paused(1), at(time.Second/2, closed(1))), nil, both, nil},
 		{"held too long with a message waiting",
 			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
 				at(3*time.Second, settled)),
@@ -357,7 +361,7 @@ func TestLimits(t *testing.T) {
 		{"with nothing waiting, it may stop reading for ever",
 			with(two, paused(1), at(3*time.Second, settled)), nil, both, nil},
 		{"Serve returned before Ctrl-C", with(two, Event{Kind: ServeReturned}), nil, both, []Property{Serving}},
-		{"Serve returned after Ctrl-C", with(two, shutdownBegan, Event{Kind: ServeReturned}), nil, both, nil},
+		{"Serve returned after Ctrl-C", with(two, Event{Kind: Interrupted}, Event{Kind: ServeReturned}, shutdownBegan), nil, both, nil},
 	})
 }
 

@@ -16,7 +16,7 @@ func (c *checker) settle(read map[int]int) {
 		c.checkLogin(cl, got[cl.id])
 		c.checkTakenIn(cl)
 		c.checkFreed(cl)
-		if !cl.paused && !cl.disconnected && !cl.dropped {
+		if !cl.paused && !cl.disconnected && !cl.dropped && !cl.lostUnread {
 			c.checkCaughtUp(cl, got[cl.id])
 		}
 	}
@@ -71,7 +71,7 @@ func (c *checker) checkTakenIn(cl *client) {
 		c.fail(Progress, "conn %d (%s) sent %q, which was not accepted by the time the server settled",
 			cl.id, cl.name, cl.pending[0].p.line)
 	}
-	if cl.paused {
+	if cl.paused && !c.cfg.Unbuffered {
 		return // over TCP nothing tells whether its bad lines were read: no answer can be
 	}
 	for _, l := range cl.lines {
