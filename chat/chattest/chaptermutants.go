@@ -28,6 +28,7 @@ var ChapterMutants = []Mutant{
 				"\ts.closeConn(conn)\n\ts.events <- leaveEvent{id: id, name: name}\n}"),
 		},
 		Want: model.Delivery,
+		Also: []model.Property{model.Timeouts}, // chapter limits: a client dropped before its clock ran out
 		Run:  "^TestProperties$/^leaving$",
 	},
 	{

@@ -41,39 +41,66 @@ type client struct {
 }
 
 // connect opens client slot's connection and starts its two goroutines.
-func (r *run) connect(slot int) {
-	var conn net.Conn
-	var key any
-	var err error
-	if r.opts.Transport == Pipe {
-		var server net.Conn
-		conn, server, err = r.pipes.DialPair()
-		key = server
-	} else {
-		conn, err = net.Dial("tcp", r.addr)
-		if err == nil {
-			key = conn.LocalAddr().String()
-		}
-	}
+// A deaf client does not read it: it stopped reading before the server
+// could write to it.
+func (r *run) connect(slot int, deaf bool) {
 	c := &client{slot: slot, outbox: make(chan string, 4096), gate: make(chan struct{})}
-	close(c.gate) // reading
+	if !deaf {
+		close(c.gate) // reading
+	}
+	c.paused = deaf
 	r.mu.Lock()
 	c.id = len(r.all)
 	r.all = append(r.all, c)
 	r.clients[slot] = c
+	r.mu.Unlock()
+	var err error
+	if r.opts.Transport == Pipe {
+		// The server's end is known before the server can take it.
+		var server net.Conn
+		c.conn, server = HalfPipe()
+		r.mu.Lock()
+		c.key = server
+		r.connectedLocked(c, deaf)
+		r.knownLocked(server, c.id)
+		r.mu.Unlock()
+		err = r.pipes.Offer(server)
+	} else if c.conn, err = net.Dial("tcp", r.addr); err == nil {
+		r.mu.Lock()
+		c.key = c.conn.LocalAddr().String()
+		r.connectedLocked(c, deaf)
+		r.knownLocked(c.key, c.id)
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if err != nil {
 		c.left = true
 		r.story = append(r.story, fmt.Sprintf("c%d cannot connect", c.id))
-		r.mu.Unlock()
+		if c.conn != nil { // the listener was closed: the client sees its connection end
+			r.recordLocked(model.Event{Kind: model.Disconnected, Conn: c.id})
+			c.conn.Close()
+			c.conn = nil
+		}
 		return
 	}
-	c.conn, c.key = conn, key
-	r.ids[key] = c.id
-	r.recordLocked(model.Event{Kind: model.Connected, Conn: c.id})
-	r.story = append(r.story, fmt.Sprintf("c%d connects", c.id))
-	r.mu.Unlock()
+	if deaf {
+		r.story = append(r.story, fmt.Sprintf("c%d connects, and does not read", c.id))
+	} else {
+		r.story = append(r.story, fmt.Sprintf("c%d connects", c.id))
+	}
 	c.done.Go(func() { r.readLoop(c) }) // ends when the connection does; cleanup waits
 	c.done.Go(func() { writeLoop(c) })  // ends when cleanup closes the outbox; cleanup waits
+}
+
+// connectedLocked records that c connected, and, if deaf, that it does not
+// read: its read deadline is in the past from the start (see setReading).
+func (r *run) connectedLocked(c *client, deaf bool) {
+	r.recordLocked(model.Event{Kind: model.Connected, Conn: c.id})
+	if deaf {
+		c.conn.SetReadDeadline(time.Now())
+		r.recordLocked(model.Event{Kind: model.Paused, Conn: c.id})
+	}
 }
 
 // readLoop keeps every complete line the client reads; a line cut short by

@@ -33,14 +33,17 @@ func (r *run) finish(endRaces bool) []model.Violation {
 		r.say("Shutdown has not returned %v after Ctrl-C", r.opts.Bound)
 		return []model.Violation{{Property: Termination, Detail: r.opts.Bound.String()}}
 	}
+	var violations []model.Violation
 	if err != nil {
 		r.say("Shutdown returned: %v", err)
+		if !r.anyForGood() {
+			violations = append(violations, model.Violation{Property: Drain, Detail: err.Error()})
+		}
 	} else {
 		r.say("Shutdown returned")
 	}
 	r.readAgain(true) // what a client that stopped for good can still read is excused, not checked
 	open := r.drainClients()
-	var violations []model.Violation
 	// A chapter that leaks leaves goroutines behind after every schedule,
 	// and goleak reads them all each time: a hunt for another bug skips it.
 	if r.opts.focus != "" && r.opts.focus != Leak {
@@ -59,6 +62,14 @@ func (r *run) finish(endRaces bool) []model.Violation {
 	}
 	r.covered = model.Cover(r.history, received)
 	return append(violations, model.Check(r.history, received, reading, r.modelConfig())...)
+}
+
+// anyForGood reports whether a client stopped reading for good: only it
+// may make Shutdown wait for its drain deadline.
+func (r *run) anyForGood() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.all, func(c *client) bool { return c.forGood && !c.left })
 }
 
 func (r *run) readAgain(forGoodToo bool) {

@@ -2,6 +2,7 @@ package chattest
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -42,38 +43,66 @@ func serve(t testing.TB, srv Server, l net.Listener) {
 
 // PipeListener is an in-memory net.Listener whose connections are made of
 // net.Pipe pairs. A goroutine blocked on one is durably blocked, so servers on
-// it can be tested inside a testing/synctest bubble.
+// it can be tested inside a testing/synctest bubble. Like a kernel's, it has
+// a backlog: a Dial returns before Accept takes the connection, which waits
+// until then, unanswered; Close closes those that were never taken.
 type PipeListener struct {
-	conns     chan net.Conn // Dial -> Accept; never closed
-	closed    chan struct{} // closed by Close, once
-	closeOnce sync.Once
+	conns chan net.Conn // Dial -> Accept: the backlog; never closed
+
+	mu       sync.Mutex    // guards the fields below, and sending on conns
+	closed   chan struct{} // closed by Close, once
+	isClosed bool
 }
+
+// backlog is how many connections may wait for Accept.
+const backlog = 64
 
 // NewPipeListener returns an open PipeListener.
 func NewPipeListener() *PipeListener {
-	return &PipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	return &PipeListener{conns: make(chan net.Conn, backlog), closed: make(chan struct{})}
 }
 
-// Dial returns the client's end of a new connection once Accept has taken
-// the server's end, or net.ErrClosed if the listener is closed.
+// Dial returns the client's end of a new connection, once it is in the
+// backlog, or net.ErrClosed if the listener is closed.
 func (l *PipeListener) Dial() (net.Conn, error) {
 	client, _, err := l.DialPair()
 	return client, err
 }
 
 // DialPair is Dial, and also returns the server's end: the conn that Accept
-// returned.
+// returns.
 func (l *PipeListener) DialPair() (client, server net.Conn, err error) {
 	client, server = HalfPipe()
+	if err := l.Offer(server); err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return client, server, nil
+}
+
+// Offer puts server, the server's end of a connection made by HalfPipe, in
+// the backlog, for Accept to take. It fails with net.ErrClosed if the
+// listener is closed, or with errBacklogFull.
+func (l *PipeListener) Offer(server net.Conn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.isClosed {
+		server.Close()
+		return net.ErrClosed
+	}
 	select {
 	case l.conns <- server:
-		return client, server, nil
-	case <-l.closed:
-		client.Close()
+		return nil
+	default:
 		server.Close()
-		return nil, nil, net.ErrClosed
+		return errBacklogFull
 	}
 }
+
+var errBacklogFull = errors.New("chattest: the listen backlog is full")
+
+// Waiting returns how many connections wait in the backlog.
+func (l *PipeListener) Waiting() int { return len(l.conns) }
 
 // HalfPipe returns the two ends of an in-memory connection. Unlike net.Pipe's,
 // each end can be half-closed with CloseWrite, as a *net.TCPConn can: the
@@ -111,7 +140,7 @@ func (p *pipeEnd) SetWriteDeadline(t time.Time) error { return p.out.SetWriteDea
 func (p *pipeEnd) LocalAddr() net.Addr                { return pipeAddr{} }
 func (p *pipeEnd) RemoteAddr() net.Addr               { return pipeAddr{} }
 
-// Accept waits for a Dial.
+// Accept waits for a connection in the backlog.
 func (l *PipeListener) Accept() (net.Conn, error) {
 	select {
 	case conn := <-l.conns:
@@ -121,10 +150,24 @@ func (l *PipeListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close makes Accept and Dial fail. It may be called more than once.
+// Close makes Accept and Dial fail, and closes the connections that wait in
+// the backlog, as a kernel resets them. It may be called more than once.
 func (l *PipeListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.isClosed {
+		return nil
+	}
+	l.isClosed = true
+	close(l.closed) // the only close: isClosed guards it
+	for {
+		select {
+		case conn := <-l.conns:
+			conn.Close()
+		default:
+			return nil
+		}
+	}
 }
 
 // Addr returns a placeholder address.

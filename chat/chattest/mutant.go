@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,10 +18,12 @@ import (
 type Mutant struct {
 	Name  string
 	Edits []Edit
-	Want  model.Property // the property that must catch it
+	Want  model.Property // the property it breaks, which the docs name
 	// Also: other properties the mutant breaks. A mutant can break two
 	// promises at once, and which one rapid finds first depends on the
-	// schedules it draws: any of them catching it counts.
+	// schedules it draws. Any property that catches it, with a shrunk
+	// schedule, counts (the correct chapter breaks none); one not in Want
+	// or Also is logged, for the docs to follow.
 	Also []model.Property
 	Run  string // the tests to run, if not CheckMutants's run
 }
@@ -60,11 +63,15 @@ func CheckMutants(t *testing.T, runs []string, mutants []Mutant) {
 			want := append([]model.Property{m.Want}, m.Also...)
 			for _, run := range tests {
 				out := runMutant(t, bin, run)
-				if !caughtBy(out, want) {
-					t.Fatalf("%s: the mutant was not caught: rapid shrank no failure of %q (a failure that does not replay does not count):\n%s",
-						run, want, out)
+				switch by := caughtBy(out); {
+				case by == "":
+					t.Fatalf("%s: the mutant was not caught: rapid shrank no failure (one that does not replay does not count):\n%s",
+						run, out)
+				case !slices.Contains(want, by):
+					t.Logf("%s: caught by %q, which the mutant does not list:\n%s", run, by, out)
+				default:
+					t.Logf("%s: caught:\n%s", run, out)
 				}
-				t.Logf("%s: caught:\n%s", run, out)
 			}
 		})
 	}
@@ -92,21 +99,16 @@ func runMutant(t *testing.T, bin, run string) string {
 // mutantTries bounds the runs of a mutant whose failures do not replay.
 const mutantTries = 3
 
-// caughtBy reports whether rapid, in out, reports a shrunk failure of one of
-// the properties in want. Its line reads "[rapid] failed after N tests: P".
-func caughtBy(out string, want []model.Property) bool {
+// caughtBy returns the property of which rapid, in out, reports a shrunk
+// failure, or "". Its line reads "[rapid] failed after N tests: P".
+func caughtBy(out string) model.Property {
 	for line := range strings.Lines(out) {
-		_, failure, ok := strings.Cut(line, "[rapid] failed after ")
-		if !ok {
-			continue
-		}
-		for _, p := range want {
-			if strings.Contains(failure, string(p)) {
-				return true
-			}
+		if _, failure, ok := strings.Cut(line, "[rapid] failed after "); ok {
+			_, p, _ := strings.Cut(strings.TrimSpace(failure), ": ")
+			return model.Property(p)
 		}
 	}
-	return false
+	return ""
 }
 
 // buildMutant builds the package's test binary with edits applied, through

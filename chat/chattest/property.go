@@ -58,9 +58,18 @@ type Options struct {
 	// and reports it with the LoggedOut hook: over TCP the harness waits for
 	// that before the next step.
 	FreesNames bool
-	// MaxQueued is the server's bound on the lines waiting for one client: a
-	// client may be evicted as too slow only past it (0: never).
-	MaxQueued int
+	// MaxQueued and MaxQueuedBytes are the server's bounds on the lines,
+	// and the bytes, waiting for one client: a client may be evicted as too
+	// slow only past them (MaxQueued 0: never).
+	MaxQueued, MaxQueuedBytes int
+	// The limits and clocks of chapter limits (0: the server has none):
+	// connections held at once, the time a connection has to send its
+	// name, and the time a write may wait for a client that does not read.
+	MaxConns                   int
+	LoginTimeout, WriteTimeout time.Duration
+	// AcceptErrors: AcceptFails steps make the listener's Accept fail as a
+	// process out of file descriptors does (otherwise they do nothing).
+	AcceptErrors bool
 	// Unclaimed are properties the chapter does not claim: their violations
 	// are ignored, but by ExpectCounterexample. A chapter's TestBug tests
 	// show it breaking them.
@@ -153,7 +162,7 @@ func property(t *testing.T, newServer NewServer, opts Options, counted *tally) f
 	steps := scheduleGen(opts)
 	return func(rt *rapid.T) {
 		schedule := steps.Draw(rt, "schedule")
-		story, violations, covered := runSchedule(t, newServer, opts, schedule)
+		story, violations, covered, history := runSchedule(t, newServer, opts, schedule)
 		counted.add(covered)
 		if opts.focus == "" {
 			violations = slices.DeleteFunc(violations, func(v model.Violation) bool {
@@ -170,6 +179,11 @@ func property(t *testing.T, newServer NewServer, opts Options, counted *tally) f
 			return
 		}
 		rt.Logf("the schedule, over %v:\n  %s", opts.Transport, strings.Join(story, "\n  "))
+		if os.Getenv("CHATTEST_HISTORY") != "" {
+			for _, ev := range history {
+				fmt.Fprintf(os.Stderr, "%v\n", ev)
+			}
+		}
 		if os.Getenv("CHATTEST_SHOW") != "" {
 			// rapid logs only its replay, and a scheduler-dependent failure may
 			// not come back when replayed: this shows every one as it happens.
@@ -204,7 +218,7 @@ func breaks(violations []model.Violation, p model.Property) bool {
 
 // runSchedule runs one schedule against a new server, in a bubble of its own
 // for the Pipe transport, and returns its story and what it broke.
-func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation, covered model.Covered) {
+func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation, covered model.Covered, history []model.Event) {
 	finished := false
 	body := func() {
 		r := newRun(opts, newServer)
@@ -221,11 +235,13 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 		}
 		violations = r.finish(s.EndRaces)
 		r.cleanup()
-		story, covered, finished = r.story, r.covered, true
+		r.mu.Lock() // a goroutine the server leaked may still record
+		story, covered, history, finished = slices.Clone(r.story), r.covered, slices.Clone(r.history), true
+		r.mu.Unlock()
 	}
 	if opts.Transport == TCP {
 		body()
-		return story, violations, covered
+		return story, violations, covered, history
 	}
 	defer func() {
 		p := recover()
@@ -242,7 +258,7 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 		}
 	}()
 	synctest.Test(t, func(*testing.T) { body() })
-	return story, violations, covered
+	return story, violations, covered, history
 }
 
 // ExpectCounterexample runs CheckProperties where a property must break: the

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing/synctest"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 const (
 	Termination model.Property = "Termination: Shutdown did not return within the bound"
 	Leak        model.Property = "No leaks: a goroutine or a connection of the server outlived Shutdown"
+	Drain       model.Property = "Drain: Shutdown hit its drain deadline, though every client read"
 )
 
 // Eviction is the model's; it is here too for the chapters' tests, which
@@ -35,8 +38,9 @@ const Eviction = model.Eviction
 // Eviction and Errors come last: what they expect depends on where the
 // server routed each message, which a server broken elsewhere gets wrong.
 var priority = []model.Property{
-	Termination, Leak, model.Progress, model.Acceptance, model.Names, model.Impostor, model.Login,
-	model.Delivery, model.Spurious, model.Duplicate, model.Order, model.Eviction, model.Errors,
+	Termination, Leak, Drain, model.Serving, model.Progress, model.Acceptance, model.Names, model.Impostor, model.Login,
+	model.Delivery, model.Spurious, model.Duplicate, model.Order, model.Connections, model.Timeouts,
+	model.Eviction, model.Errors,
 }
 
 // run is one schedule running against one server.
@@ -49,15 +53,19 @@ type run struct {
 	exited atomic.Bool   // the "process" has exited: the server's writes fail
 	before goleak.Option // the goroutines that ran before the server
 
+	began time.Time // when the schedule began: each event's time is from it
+
 	mu        sync.Mutex // guards the fields below and each client's shared fields
 	history   []model.Event
-	ids       map[any]int          // the server's end of a connection -> its client's id
-	seen      map[any]bool         // the connections the server accepted
-	closed    map[any]bool         // the connections the server closed
-	clients   [clientSlots]*client // the client in each slot now
-	all       []*client            // every client, by id
-	asked     []string             // the names asked for so far, in order, once each
-	conns     []net.Conn           // the server's ends, to close at cleanup
+	early     map[any][]model.Event // events of a connection the server took before its client knew it
+	failures  int                   // Accept calls that are still to fail (AcceptFails)
+	ids       map[any]int           // the server's end of a connection -> its client's id
+	seen      map[any]bool          // the connections the server accepted
+	closed    map[any]bool          // the connections the server closed
+	clients   [clientSlots]*client  // the client in each slot now
+	all       []*client             // every client, by id
+	asked     []string              // the names asked for so far, in order, once each
+	conns     []net.Conn            // the server's ends, to close at cleanup
 	story     []string
 	texts     int
 	hold      holdState
@@ -83,7 +91,7 @@ type holdState struct {
 
 func newRun(opts Options, newServer NewServer) *run {
 	r := &run{opts: opts, ids: map[any]int{}, seen: map[any]bool{}, closed: map[any]bool{},
-		changed: make(chan struct{}, 1)}
+		early: map[any][]model.Event{}, changed: make(chan struct{}, 1), began: time.Now()}
 	r.before = goleak.IgnoreCurrent()
 	r.srv = newServer(&chattrace.Hooks{
 		LoggedIn:  r.loggedIn,
@@ -116,7 +124,11 @@ func (r *run) start() error {
 		r.addr, l = tcp.Addr().String(), tcp
 	}
 	r.served = make(chan error, 1)
-	r.goers.Go(func() { r.served <- r.srv.Serve(&recordingListener{l, r}) }) // ends once Shutdown begins
+	r.goers.Go(func() { // ends once Shutdown begins, or Serve fails
+		err := r.srv.Serve(&recordingListener{l, r})
+		r.record(model.Event{Kind: model.ServeReturned})
+		r.served <- err
+	})
 	return nil
 }
 
@@ -133,8 +145,34 @@ func (r *run) record(ev model.Event) {
 }
 
 func (r *run) recordLocked(ev model.Event) {
+	ev.At = time.Since(r.began)
 	r.history = append(r.history, ev)
 	r.signal()
+}
+
+// recordConnLocked records ev for the connection whose key is key. Over
+// TCP, the server may accept a connection, or even close it, before Dial
+// has returned to its client and the harness knows whose it is: the event
+// waits for connect, with its time.
+func (r *run) recordConnLocked(key any, ev model.Event) {
+	if id, ok := r.ids[key]; ok {
+		ev.Conn = id
+		r.recordLocked(ev)
+		return
+	}
+	ev.At = time.Since(r.began)
+	r.early[key] = append(r.early[key], ev)
+}
+
+// knownLocked registers key as client id's, and records the events that
+// came before.
+func (r *run) knownLocked(key any, id int) {
+	r.ids[key] = id
+	for _, ev := range r.early[key] {
+		ev.Conn = id
+		r.history = append(r.history, ev)
+	}
+	delete(r.early, key)
 }
 
 func (r *run) signal() {
@@ -247,9 +285,16 @@ func (r *run) ctrlCRacing(what string) {
 		r.ctrlC(what)
 		return
 	}
-	select {
-	case <-ic.accepted:
-	case <-time.After(acceptGuard): // in a bubble: once every goroutine is blocked
+	if r.opts.Transport == Pipe {
+		// The line is accepted, and its reader held, or it never will be
+		// without time passing: a timer here would let the server's clocks
+		// run.
+		r.waitBubble()
+	} else {
+		select {
+		case <-ic.accepted:
+		case <-time.After(acceptGuard):
+		}
 	}
 	r.mu.Lock()
 	r.interrupt = nil
@@ -258,11 +303,12 @@ func (r *run) ctrlCRacing(what string) {
 	if text != "" {
 		what += fmt.Sprintf(", as the server accepts %s", text)
 	}
-	if r.opts.Transport == Pipe {
-		r.waitBubble() // all but the held reader
-	}
 	r.ctrlC(what)
-	r.waitFor(model.ShutdownBegan)
+	if r.opts.Transport == Pipe {
+		synctest.Wait() // Shutdown has begun: it is blocked, waiting for the held reader
+	} else {
+		r.waitFor(model.ShutdownBegan)
+	}
 	close(ic.resume) // the only close: the held reader, if any, goes on
 }
 
@@ -288,13 +334,15 @@ func (r *run) waitFor(kind model.Kind) {
 }
 
 // acceptedAllLocked reports whether every message line sent by a client the
-// server logged in has been accepted.
+// server logged in, and still reads, has been accepted.
 func (r *run) acceptedAllLocked() bool {
 	loggedIn, owed := map[int]bool{}, map[int]int{}
 	for _, ev := range r.history {
 		switch ev.Kind {
 		case model.LoggedIn:
 			loggedIn[ev.Conn] = true
+		case model.Evicted, model.Closed, model.Disconnected: // its reader stops where it is
+			loggedIn[ev.Conn] = false
 		case model.Sent:
 			if _, err := protocol.ParseMessage(ev.Line); err == nil && !isTooLong(ev.Line) {
 				owed[ev.Conn]++
@@ -334,6 +382,9 @@ type recordingListener struct {
 }
 
 func (l *recordingListener) Accept() (net.Conn, error) {
+	if l.r.failAccept() {
+		return nil, errTooManyFiles
+	}
 	conn, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
@@ -345,9 +396,26 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 	l.r.mu.Lock()
 	l.r.conns = append(l.r.conns, conn)
 	l.r.seen[key] = true
+	l.r.recordConnLocked(key, model.Event{Kind: model.Served})
 	l.r.mu.Unlock()
-	l.r.signal()
 	return &serverConn{Conn: conn, key: key, r: l.r}, nil
+}
+
+// errTooManyFiles is the error an AcceptFails step makes Accept return: the
+// one a process out of file descriptors gets, which a retry can cure.
+var errTooManyFiles = &net.OpError{Op: "accept", Net: "tcp",
+	Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+
+// failAccept reports whether this Accept must fail (AcceptFails), and counts
+// it. It leaves any connection waiting in the backlog, as the kernel does.
+func (r *run) failAccept() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failures == 0 {
+		return false
+	}
+	r.failures--
+	return true
 }
 
 // serverConn is the server's end of a connection. Once the run's "process"
@@ -363,8 +431,8 @@ type serverConn struct {
 // not read would not notice.
 func (c *serverConn) Close() error {
 	c.r.mu.Lock()
-	if id, ok := c.r.ids[c.key]; ok && !c.r.closed[c.key] {
-		c.r.recordLocked(model.Event{Kind: model.Closed, Conn: id})
+	if !c.r.closed[c.key] {
+		c.r.recordConnLocked(c.key, model.Event{Kind: model.Closed})
 	}
 	c.r.closed[c.key] = true
 	c.r.mu.Unlock()
@@ -437,7 +505,17 @@ func (r *run) do(s Step) {
 	c := r.pick(s)
 	switch {
 	case s.Kind == Connects && r.freeSlot() >= 0:
-		r.connect(r.freeSlot())
+		r.connect(r.freeSlot(), false)
+	case s.Kind == ConnectsDeaf && r.freeSlot() >= 0:
+		r.connect(r.freeSlot(), true)
+	case s.Kind == TimePasses && r.opts.Transport == Pipe && r.shutdown == nil:
+		time.Sleep(s.Pause) // in the bubble: every timer of the server due meanwhile fires
+		r.say("%v pass", s.Pause)
+	case s.Kind == AcceptFails && r.opts.AcceptErrors && r.shutdown == nil:
+		r.mu.Lock()
+		r.failures = s.Count
+		r.mu.Unlock()
+		r.say("the next %d calls of Accept fail: %v", s.Count, errTooManyFiles.Err)
 	case c == nil && s.Kind != CtrlC:
 		return
 	case s.Kind == LogsIn:
@@ -591,6 +669,7 @@ func (r *run) ctrlC(what string) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.DrainDeadline)
 	r.cancel = cancel
 	r.shutdown = make(chan error, 1)
+	r.record(model.Event{Kind: model.Interrupted})
 	r.goers.Go(func() { // ends when Shutdown returns
 		err := r.srv.Shutdown(ctx)
 		r.exited.Store(true) // main returns: the process exits

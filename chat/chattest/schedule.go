@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -36,6 +37,9 @@ const (
 	SendsPart                      // it sends the start of a message line; the rest comes with its next line
 	HoldsLogin                     // the server's reader is held with the client's login line until Ctrl-C
 	ReadsSlowly                    // it reads a little at a time, steadily
+	TimePasses                     // fake time passes: the server's clocks run (in a bubble, before Ctrl-C)
+	AcceptFails                    // the listener's next Accepts fail, as when the process is out of files
+	ConnectsDeaf                   // a client opens a connection, and does not read it
 )
 
 var stepNames = [...]string{
@@ -44,6 +48,7 @@ var stepNames = [...]string{
 	Disconnects: "disconnects", HoldsReader: "holds-reader", CtrlC: "ctrl-c",
 	Leaves: "leaves", SendsBad: "sends-bad", LogsInAndSends: "logs-in-and-sends",
 	SendsPart: "sends-part", HoldsLogin: "holds-login", ReadsSlowly: "reads-slowly",
+	TimePasses: "time-passes", AcceptFails: "accept-fails", ConnectsDeaf: "connects-deaf",
 }
 
 func (k StepKind) String() string { return stepNames[k] }
@@ -56,6 +61,7 @@ var AllSteps = []StepKind{
 	Waits, Sends, Connects, LogsIn, SendsBurst, StopsReading, ResumesReading, CtrlC,
 	NeverReads, Disconnects, HoldsReader, Leaves, SendsBad, LogsInAndSends, SendsPart,
 	HoldsLogin, ReadsSlowly, StopsReading, Sends, LogsIn, StopsReading, Connects, Sends,
+	TimePasses, AcceptFails, ConnectsDeaf,
 }
 
 // Step is one step of a schedule.
@@ -67,10 +73,11 @@ type Step struct {
 	// index into the names asked for so far, or maxPick for zed, who never
 	// logs in (see run.recipients).
 	To    []int
-	Style int  // Sends, SendsBurst, SendsPart: how the line is spelled (see spell); SendsBad: which bad line
-	Count int  // SendsBurst
-	Bad   bool // SendsBurst: a bad line (badLines[0]) comes after the first half of the messages
-	Cut   int  // SendsPart: where the line is cut
+	Style int           // Sends, SendsBurst, SendsPart: how the line is spelled (see spell); SendsBad: which bad line
+	Count int           // SendsBurst: messages; AcceptFails: calls
+	Bad   bool          // SendsBurst: a bad line (badLines[0]) comes after the first half of the messages
+	Cut   int           // SendsPart: where the line is cut
+	Pause time.Duration // TimePasses
 	// Races: a CtrlC that comes as soon as the server has accepted what was
 	// sent before it, while it may still be routing and writing it.
 	Races bool
@@ -174,10 +181,18 @@ func stepGen(kinds []StepKind, clients int, rush bool) *rapid.Generator[Step] {
 			s.Bad = rapid.IntRange(0, 3).Draw(t, "bad line in it") == 3 // shrinks to false
 		case SendsPart:
 			s.Cut = rapid.IntRange(1, 100).Draw(t, "cut")
+		case TimePasses:
+			s.Pause = rapid.SampledFrom(pauses).Draw(t, "pause")
+		case AcceptFails:
+			s.Count = rapid.IntRange(1, 5).Draw(t, "failures")
 		}
 		return s
 	})
 }
+
+// pauses are how long a TimePasses step lets fake time run: around the
+// clocks a chapter's tests give it (seconds).
+var pauses = []time.Duration{200 * time.Millisecond, time.Second, 3 * time.Second, 10 * time.Second}
 
 // styles spell a message line in the ways a user might type it.
 var styles = []func(to []string, text string) string{
@@ -221,6 +236,10 @@ func (s Step) GoString() string {
 		out += ")"
 	case SendsBad:
 		out += fmt.Sprintf(" %d", s.Style)
+	case TimePasses:
+		out += " " + s.Pause.String()
+	case AcceptFails:
+		out += fmt.Sprintf(" %d", s.Count)
 	}
 	if s.Races {
 		out += " as soon as what was sent is accepted"

@@ -24,12 +24,35 @@ func (r *run) settle() {
 // blocked too, so fake time is let pass until none is.
 func (r *run) settlePipe() {
 	r.waitBubble()
+	// A server pausing between failed Accepts (AcceptFails) is durably
+	// blocked too: fake time runs until it has taken what waits for it.
+	for range maxAcceptPauses {
+		if r.listenerIdle() {
+			break
+		}
+		time.Sleep(acceptPause)
+		r.waitBubble()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.hold.held && !r.hold.login {
 		return // a held line is accepted but not routed yet: nothing is settled
 	}
 	r.recordLocked(model.Event{Kind: model.Settled, Read: r.readLocked()})
+}
+
+// A server that retries Accept pauses at most 1 s between two tries (net/http's
+// rule), and failures in a row add up: settlePipe lets fake time run for up
+// to 10 s, a step at a time.
+const (
+	acceptPause     = 50 * time.Millisecond
+	maxAcceptPauses = 200
+)
+
+// listenerIdle reports whether no connection waits for the server to take
+// it, or the server has stopped serving.
+func (r *run) listenerIdle() bool {
+	return r.pipes.Waiting() == 0 || len(r.served) > 0
 }
 
 // waitBubble returns once every goroutine of the bubble is durably blocked,
@@ -78,4 +101,10 @@ func (r *run) claimed(violations []model.Violation) []model.Violation {
 	})
 }
 
-func (r *run) modelConfig() model.Config { return model.Config{MaxQueued: r.opts.MaxQueued} }
+func (r *run) modelConfig() model.Config {
+	return model.Config{
+		MaxQueued: r.opts.MaxQueued, MaxQueuedBytes: r.opts.MaxQueuedBytes, MaxConns: r.opts.MaxConns,
+		LoginTimeout: r.opts.LoginTimeout, WriteTimeout: r.opts.WriteTimeout,
+		Unbuffered: r.opts.Transport == Pipe, DrainDeadline: r.opts.DrainDeadline,
+	}
+}

@@ -24,6 +24,12 @@
 //
 //	error: too slow: too many messages waiting for you; disconnected
 //
+// and from chapter limits on, to a connection that sent no name in time, or
+// came when the server was full (then the connection closes):
+//
+//	error: no name in time: the first line must be your name
+//	error: too many connections: try again later
+//
 // Names and text are trimmed of surrounding white space, so a trailing "\r"
 // from telnet is ignored. Recipients are de-duplicated and empty names are
 // dropped: "alice,,alice: x" is one message to alice (the async-std tutorial
@@ -70,6 +76,12 @@ var (
 	// ErrTooSlow is what a server writes, after what it had queued, to a
 	// client it disconnects because it reads too slowly.
 	ErrTooSlow = errors.New("too slow: too many messages waiting for you; disconnected")
+	// ErrLoginTimeout is what a server writes before it closes a connection
+	// whose first line did not come in time.
+	ErrLoginTimeout = errors.New("no name in time: the first line must be your name")
+	// ErrTooManyConns is what a server writes before it closes a connection
+	// that would take it past its limit.
+	ErrTooManyConns = errors.New("too many connections: try again later")
 )
 
 // NameTakenError refuses a login whose name is already logged in.
