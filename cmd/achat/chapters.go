@@ -8,9 +8,11 @@ import (
 	"net"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"achat/chat/broker"
 	"achat/chat/disconnect"
+	"achat/chat/limits"
 	"achat/chat/naive"
 	"achat/chat/notify"
 	"achat/chat/shutdown"
@@ -28,39 +30,52 @@ type chapter struct {
 	name            string
 	summary         string
 	new             func(settings) server
-	errServerClosed error // what Serve returns once shutdown has begun
+	errServerClosed error    // what Serve returns once shutdown has begun
+	flags           []string // the flags of achat serve that it takes, beyond the common ones
 }
 
 // settings are what a chapter's server is built with; a chapter ignores
-// what it has no use for.
+// what it has no use for (and achat serve refuses a flag for it).
 type settings struct {
-	logger    *slog.Logger
-	maxQueued int // slow: lines that may wait for one client (0: its default)
+	logger         *slog.Logger
+	maxQueued      int           // slow, limits: lines that may wait for one client (0: its default)
+	maxQueuedBytes int           // limits: bytes that may wait for one client
+	maxConns       int           // limits: connections held at once
+	loginTimeout   time.Duration // limits: for a connection's first line
+	writeTimeout   time.Duration // limits: for a write that makes no progress
 }
 
 var chapters = []chapter{
 	{"naive", "no broker: readers write into each other's connections; Ctrl-C drops work",
 		func(s settings) server { return naive.New(naive.Config{Logger: s.logger}) },
-		naive.ErrServerClosed},
+		naive.ErrServerClosed, nil},
 	{"broker", "reader -> broker -> writer over channels; Ctrl-C drops what is queued",
 		func(s settings) server { return broker.New(broker.Config{Logger: s.logger}) },
-		broker.ErrServerClosed},
+		broker.ErrServerClosed, nil},
 	{"notify", "the seed's clean shutdown, translated literally: loses messages, can hang",
 		func(s settings) server { return notify.New(notify.Config{Logger: s.logger}) },
-		notify.ErrServerClosed},
+		notify.ErrServerClosed, nil},
 	{"shutdown", "clean shutdown: Ctrl-C delivers every accepted message, then exits",
 		func(s settings) server { return shutdown.New(shutdown.Config{Logger: s.logger}) },
-		shutdown.ErrServerClosed},
+		shutdown.ErrServerClosed, nil},
 	{"disconnect", "leaving frees the name at once; every mistake gets an error line",
 		func(s settings) server { return disconnect.New(disconnect.Config{Logger: s.logger}) },
-		disconnect.ErrServerClosed},
+		disconnect.ErrServerClosed, nil},
 	{"slow", "a client too far behind is disconnected: memory stays bounded",
 		func(s settings) server { return slow.New(slow.Config{Logger: s.logger, MaxQueued: s.maxQueued}) },
-		slow.ErrServerClosed},
+		slow.ErrServerClosed, []string{"max-queued"}},
+	{"limits", "every resource a client can hold has a bound or a clock; accept errors are retried",
+		func(s settings) server {
+			return limits.New(limits.Config{Logger: s.logger, MaxQueued: s.maxQueued,
+				MaxQueuedBytes: s.maxQueuedBytes, MaxConns: s.maxConns,
+				LoginTimeout: s.loginTimeout, WriteTimeout: s.writeTimeout})
+		},
+		limits.ErrServerClosed,
+		[]string{"max-queued", "max-queued-bytes", "max-conns", "login-timeout", "write-timeout"}},
 }
 
 // defaultChapter is the newest chapter: the best server so far.
-const defaultChapter = "slow"
+const defaultChapter = "limits"
 
 func findChapter(name string) (chapter, error) {
 	var names []string

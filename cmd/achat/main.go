@@ -1,6 +1,6 @@
 // Command achat runs the chat server of any chapter of the tutorial.
 //
-//	achat serve [-chapter slow] [-addr 127.0.0.1:8080] [-drain-timeout 10s] [-max-queued 4096]
+//	achat serve [-chapter limits] [-addr 127.0.0.1:8080] [-drain-timeout 10s] [chapter settings]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
 //	achat chapters
 //	achat compare [-chapters a,b] [-scenarios x,y] [-format text|markdown] [-update]
@@ -19,7 +19,8 @@ import (
 )
 
 const usage = `usage:
-  achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION] [-max-queued N]
+  achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION] [chapter settings]
+              (achat serve -h: every flag, and the chapters that take it)
   achat client [-addr HOST:PORT] [-name NAME]
   achat chapters
   achat compare [-chapters A,B] [-scenarios X,Y] [-format text|markdown] [-update]

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -17,7 +18,8 @@ import (
 
 // runServe runs one chapter's server until SIGINT or SIGTERM, then shuts it
 // down: it exits 0 after a clean drain, 1 if the drain deadline passed or a
-// second signal cut the drain short.
+// second signal cut the drain short, or if Serve failed (after a drain of
+// what was accepted).
 func runServe(args []string, stderr io.Writer) int {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -25,28 +27,51 @@ func runServe(args []string, stderr io.Writer) int {
 	addr := flags.String("addr", "127.0.0.1:8080", "the address to listen on")
 	drainTimeout := flags.Duration("drain-timeout", 10*time.Second,
 		"how long Ctrl-C waits for clients to read what is owed to them")
-	maxQueued := flags.Int("max-queued", 0,
-		"chapter slow: lines that may wait for one client before it is disconnected (0: 4096)")
+	var set settings
+	flags.IntVar(&set.maxQueued, "max-queued", 0,
+		"chapters slow, limits: lines that may wait for one client before it is disconnected (0: 4096)")
+	flags.IntVar(&set.maxQueuedBytes, "max-queued-bytes", 0,
+		"chapter limits: bytes that may wait for one client before it is disconnected (0: 256 KiB)")
+	flags.IntVar(&set.maxConns, "max-conns", 0,
+		"chapter limits: connections held at once (0: 1000, or what the file limit allows)")
+	flags.DurationVar(&set.loginTimeout, "login-timeout", 0,
+		"chapter limits: how long a connection may take to send its name (0: 10s)")
+	flags.DurationVar(&set.writeTimeout, "write-timeout", 0,
+		"chapter limits: how long a write may make no progress before the client is dropped (0: 10s)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	ch, err := findChapter(*chapterName)
+	if err == nil {
+		err = checkFlags(flags, ch)
+	}
+	if err == nil && ch.name == "limits" {
+		set.maxConns, err = fitFileLimit(set.maxConns)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "achat serve: %v\n", err)
 		return 2
 	}
-	if *maxQueued != 0 && ch.name != "slow" {
-		fmt.Fprintf(stderr, "achat serve: -max-queued is for -chapter slow: chapter %s has no bound\n", ch.name)
-		return 2
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	set.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
-		logger.Error("cannot listen", "err", err)
+		set.logger.Error("cannot listen", "err", err)
 		return 1
 	}
-	logger.Info("listening", "addr", l.Addr().String(), "chapter", ch.name)
-	return serveUntilSignal(ch.new(settings{logger, *maxQueued}), ch, l, *drainTimeout, logger)
+	set.logger.Info("listening", "addr", l.Addr().String(), "chapter", ch.name)
+	return serveUntilSignal(ch.new(set), ch, l, *drainTimeout, set.logger)
+}
+
+// checkFlags refuses a flag that chapter ch does not take.
+func checkFlags(flags *flag.FlagSet, ch chapter) error {
+	var err error
+	flags.Visit(func(f *flag.Flag) {
+		common := f.Name == "chapter" || f.Name == "addr" || f.Name == "drain-timeout"
+		if !common && !slices.Contains(ch.flags, f.Name) && err == nil {
+			err = fmt.Errorf("-%s is not a setting of chapter %s", f.Name, ch.name)
+		}
+	})
+	return err
 }
 
 func serveUntilSignal(srv server, ch chapter, l net.Listener, drainTimeout time.Duration, logger *slog.Logger) int {
@@ -55,11 +80,13 @@ func serveUntilSignal(srv server, ch chapter, l net.Listener, drainTimeout time.
 	defer signal.Stop(signals)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }() // ends once Shutdown begins; waited for below
+	go func() { served <- srv.Serve(l) }() // ends once Shutdown begins, or when it fails; waited for below
+	var serveErr error
 	select {
-	case err := <-served:
-		logger.Error("serve failed", "err", err)
-		return 1
+	case serveErr = <-served:
+		// What the server accepted before is still owed: drain it as at
+		// Ctrl-C, then exit 1.
+		logger.Error("serve failed: draining what was accepted", "err", serveErr)
 	case sig := <-signals:
 		logger.Info("shutting down: press Ctrl-C again to stop at once", "signal", sig.String())
 	}
@@ -76,11 +103,19 @@ func serveUntilSignal(srv server, ch chapter, l net.Listener, drainTimeout time.
 	watcher.Wait()
 	// Serve returned as soon as shutdown began: net/http's rule. It is
 	// Shutdown's return that says the drain is over, so main waits for it.
-	if serveErr := <-served; !errors.Is(serveErr, ch.errServerClosed) {
-		logger.Error("serve failed", "err", serveErr)
+	if serveErr == nil {
+		if serveErr = <-served; errors.Is(serveErr, ch.errServerClosed) {
+			serveErr = nil
+		} else {
+			logger.Error("serve failed", "err", serveErr)
+		}
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		logger.Error("shutdown cut short", "err", err)
+		return 1
+	case serveErr != nil:
+		logger.Info("drained after serve failed")
 		return 1
 	}
 	logger.Info("stopped cleanly")
