@@ -38,12 +38,18 @@ func runServe(args []string, stderr io.Writer) int {
 		"chapter limits: how long a connection may take to send its name (0: 10s)")
 	flags.DurationVar(&set.writeTimeout, "write-timeout", 0,
 		"chapter limits: how long a write may make no progress before the client is dropped (0: 10s)")
+	lenient := flags.Bool("lenient", false,
+		"ignore, with a log line, a setting that the chapter does not have (achat compare runs every chapter with one scenario's settings)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	ch, err := findChapter(*chapterName)
+	var foreign []string
 	if err == nil {
-		err = checkFlags(flags, ch)
+		foreign = foreignFlags(flags, ch)
+		if len(foreign) > 0 && !*lenient {
+			err = fmt.Errorf("-%s is not a setting of chapter %s", foreign[0], ch.name)
+		}
 	}
 	if err == nil && ch.name == "limits" {
 		set.maxConns, err = fitFileLimit(set.maxConns)
@@ -53,6 +59,9 @@ func runServe(args []string, stderr io.Writer) int {
 		return 2
 	}
 	set.logger = slog.New(slog.NewTextHandler(stderr, nil))
+	if len(foreign) > 0 {
+		set.logger.Info("ignored: settings this chapter does not have", "chapter", ch.name, "flags", foreign)
+	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		set.logger.Error("cannot listen", "err", err)
@@ -62,16 +71,16 @@ func runServe(args []string, stderr io.Writer) int {
 	return serveUntilSignal(ch.new(set), ch, l, *drainTimeout, set.logger)
 }
 
-// checkFlags refuses a flag that chapter ch does not take.
-func checkFlags(flags *flag.FlagSet, ch chapter) error {
-	var err error
+// foreignFlags returns the flags set that chapter ch does not take.
+func foreignFlags(flags *flag.FlagSet, ch chapter) []string {
+	var foreign []string
 	flags.Visit(func(f *flag.Flag) {
-		common := f.Name == "chapter" || f.Name == "addr" || f.Name == "drain-timeout"
-		if !common && !slices.Contains(ch.flags, f.Name) && err == nil {
-			err = fmt.Errorf("-%s is not a setting of chapter %s", f.Name, ch.name)
+		common := slices.Contains([]string{"chapter", "addr", "drain-timeout", "lenient"}, f.Name)
+		if !common && !slices.Contains(ch.flags, f.Name) {
+			foreign = append(foreign, f.Name)
 		}
 	})
-	return err
+	return foreign
 }
 
 func serveUntilSignal(srv server, ch chapter, l net.Listener, drainTimeout time.Duration, logger *slog.Logger) int {
