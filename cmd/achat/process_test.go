@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -41,8 +42,21 @@ var listeningAddr = regexp.MustCompile(`msg=listening addr=(\S+)`)
 func startServe(t *testing.T, args ...string) *process {
 	t.Helper()
 	args = append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)
-	p := &process{t: t, cmd: exec.Command(binary, args...), exited: make(chan struct{}),
-		logged: make(chan struct{}, 1)}
+	return start(t, exec.Command(binary, args...))
+}
+
+// startServeWithFileLimit is startServe in a process that may open files
+// descriptors at most: a shell sets the limit, then becomes achat.
+func startServeWithFileLimit(t *testing.T, files int, args ...string) *process {
+	t.Helper()
+	args = append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, files),
+		binary, "serve", "-addr", "127.0.0.1:0"}, args...)
+	return start(t, exec.Command("sh", args...))
+}
+
+func start(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{t: t, cmd: cmd, exited: make(chan struct{}), logged: make(chan struct{}, 1)}
 	stderr, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,99 @@ func TestSIGINTDrainWithABound(t *testing.T) {
 	})
 }
 
+// Chapter limits bounds what waits for a client in bytes too: bob is
+// evicted sooner, and still gets what was queued, and why. With bounds and a
+// write timeout above what the test needs, he gets everything.
+func TestSIGINTDrainWithLimits(t *testing.T) {
+	t.Run("limits evicts a client too far behind, and says so", func(t *testing.T) {
+		f := runDrain(t, "limits")
+		want := "error: " + protocol.ErrTooSlow.Error()
+		if f.errorLine != want || f.delivered < 1000 || f.delivered >= inFlight || !f.exitOK {
+			t.Fatalf("delivered %d, then %q (want at least 1000, then %q); exit status 0: %v",
+				f.delivered, f.errorLine, want, f.exitOK)
+		}
+	})
+	t.Run("limits with bounds above the traffic delivers everything", func(t *testing.T) {
+		f := runDrain(t, "limits", "-max-queued", fmt.Sprint(2*inFlight),
+			"-max-queued-bytes", fmt.Sprint(1<<30), "-write-timeout", "10m")
+		if f.delivered != inFlight || f.errorLine != "" || !f.exitOK {
+			t.Fatalf("delivered %d of %d, error line %q, exit status 0: %v",
+				f.delivered, inFlight, f.errorLine, f.exitOK)
+		}
+	})
+}
+
+// With its file limit at 64, a server takes hundreds of connection
+// attempts. Chapter limits fits its connection limit to the file limit,
+// refuses those past it at once, and keeps serving: at Ctrl-C every message
+// accepted reaches bob, who had not read them, and it exits 0. Chapter slow
+// gets EMFILE from Accept, and Serve ends: achat serve drains what it had
+// accepted all the same, and exits 1.
+func TestAServerOutOfFileDescriptors(t *testing.T) {
+	const routed = 10_000
+	for _, tc := range []struct {
+		chapter string
+		exitOK  bool
+	}{{"limits", true}, {"slow", false}} {
+		t.Run(tc.chapter, func(t *testing.T) {
+			args := []string{"-chapter", tc.chapter, "-drain-timeout", "2m"}
+			if tc.chapter == "limits" { // the crowd within the limit is let go after 1s
+				args = append(args, "-write-timeout", "10m", "-login-timeout", "1s")
+			}
+			p := startServeWithFileLimit(t, 64, args...)
+			alice := chattest.Login(t, p.addr, "alice")
+			bob := chattest.Login(t, p.addr, "bob") // reads nothing until Ctrl-C
+			for first := 0; first < routed; first += window {
+				require.NoError(t, sendAll(alice, first, first+window))
+				for i := first; i < first+window; i++ {
+					alice.Expect("from alice: " + message(i))
+				}
+			}
+			refused := 0
+			var crowd []net.Conn
+			for range 300 {
+				c, err := net.Dial("tcp", p.addr)
+				if err != nil {
+					refused++
+					continue
+				}
+				crowd = append(crowd, c)
+			}
+			if tc.chapter == "limits" {
+				// Whoever came past the limit was told so at once: the
+				// server had a descriptor left to say it.
+				busy := 0
+				for _, c := range crowd {
+					c.SetReadDeadline(time.Now().Add(readGuard))
+					if line, _ := bufio.NewReader(c).ReadString('\n'); line == "error: "+protocol.ErrTooManyConns.Error()+"\n" {
+						busy++
+					}
+				}
+				require.Greater(t, busy, 200, "of 300 attempts, the limit being 32")
+				require.Contains(t, p.Log(), "at the connection limit")
+			} else if !p.waitLog("serve failed: draining what was accepted", time.Minute) {
+				t.Fatalf("Serve did not fail\n%s", p.Log())
+			}
+			for _, c := range crowd {
+				c.Close()
+			}
+			p.interrupt()
+			for i := range routed {
+				bob.Expect("from alice: " + message(i))
+			}
+			bob.ExpectClosed()
+			if !p.waitExit(time.Minute) {
+				t.Fatalf("achat did not exit\n%s", p.Log())
+			}
+			require.Equal(t, tc.exitOK, p.err == nil, "exit status 0; the log:\n%s", p.Log())
+			t.Logf("%d of 300 connections were refused by the kernel; bob got all %d messages", refused, routed)
+		})
+	}
+}
+
+// readGuard bounds a read in these tests: a guard against a hang.
+const readGuard = 20 * time.Second
+
 func TestSIGINTDrain(t *testing.T) {
 	for _, chapter := range []string{"shutdown", "disconnect"} {
 		t.Run(chapter+" delivers every routed message, then exits 0", func(t *testing.T) {
@@ -153,7 +247,7 @@ func TestSIGINTDrain(t *testing.T) {
 }
 
 func TestSIGINTWithAClientThatNeverLogsIn(t *testing.T) {
-	for _, chapter := range []string{"shutdown", "disconnect", "slow"} {
+	for _, chapter := range []string{"shutdown", "disconnect", "slow", "limits"} {
 		t.Run(chapter+" exits 0", func(t *testing.T) {
 			p := startServe(t, "-chapter", chapter)
 			silent := chattest.Dial(t, p.addr)
