@@ -2,7 +2,7 @@
 
 GO      ?= go
 ADDR    ?= 127.0.0.1:8080
-CHAPTER ?= slow
+CHAPTER ?= limits
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
@@ -17,7 +17,7 @@ compare: build ## every scenario against every chapter; fails if a verdict is no
 compare-update: build ## run the comparison and write its verdicts into CHAPTERS.md
 	./bin/achat compare -expect CHAPTERS.md -update
 
-run: build ## build and run the server (CHAPTER=slow ADDR=127.0.0.1:8080)
+run: build ## build and run the server (CHAPTER=limits ADDR=127.0.0.1:8080)
 	./bin/achat serve -chapter $(CHAPTER) -addr $(ADDR)
 
 build: ## build bin/achat
