@@ -49,10 +49,24 @@ const (
 	refused
 )
 
+// unconnected returns a client whose connection could not be made: why
+// says so. It has read nothing, and its input has ended.
+func unconnected(label, why string) *client {
+	c := &client{label: label, name: label, jobs: queue.New[job](), changed: make(chan struct{}),
+		refusal: why, closed: true}
+	c.gate.init()
+	c.in.senders = map[string]string{}
+	c.in.ended, c.in.endedBy = true, "the client"
+	c.jobs.Close()
+	return c
+}
+
 // dial connects a client to addr and starts its reader and writer; close
-// stops them.
-func dial(label, addr string) (*client, error) {
-	conn, err := net.Dial("tcp", addr)
+// stops them. A connection not made within timeout is an error: a listen
+// backlog that is full drops the handshake, and the kernel retries it for
+// two minutes.
+func dial(label, addr string, timeout time.Duration) (*client, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +174,9 @@ func (c *client) close() {
 		c.signalLocked()
 	}
 	c.mu.Unlock()
-	c.conn.Close()
+	if c.conn != nil {
+		c.conn.Close()
+	}
 	c.gate.open() // a reader held at the gate must see the close
 }
 
@@ -321,12 +337,23 @@ func (in *inbox) lineStarting(prefix string) (string, bool) {
 // bytes delivered), so that a few tens of thousands fill a socket's buffers.
 var pad = strings.Repeat("x", 64)
 
-// appendMessage appends "alice, bob: #123 xxx...\n" to b.
-func appendMessage(b []byte, to string, seq int) []byte {
+// minMessageSize is the least size a message may be given: its number, up
+// to 10 digits, needs room.
+const minMessageSize = 16
+
+// appendMessage appends "alice, bob: #123 xxx...\n" to b: the text is
+// "#123 " and padding, cut so that the text is size bytes long, or all of
+// padding if size is 0.
+func appendMessage(b []byte, to string, seq int, padding string, size int) []byte {
 	b = append(b, to...)
-	b = append(b, ": #"...)
+	b = append(b, ": "...)
+	text := len(b)
+	b = append(b, '#')
 	b = strconv.AppendInt(b, int64(seq), 10)
 	b = append(b, ' ')
-	b = append(b, pad...)
+	if size > 0 {
+		padding = padding[:max(0, size-(len(b)-text))]
+	}
+	b = append(b, padding...)
 	return append(b, '\n')
 }

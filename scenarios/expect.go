@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -158,18 +159,53 @@ type wasDisconnected struct{ client string }
 func (e wasDisconnected) clients() []string { return []string{e.client} }
 
 func (e wasDisconnected) eval(r *run) (bool, string) {
-	c := r.clients[e.client]
+	return disconnected(r.clients[e.client], r.patience)
+}
+
+// disconnected reads on until the server closes c's connection, or until
+// nothing has come for the patience, and says which.
+func disconnected(c *client, patience time.Duration) (bool, string) {
 	c.gate.open()
-	c.await(r.patience, func(*inbox) bool { return false })
+	c.await(patience, func(*inbox) bool { return false })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
+	case c.conn == nil:
+		return false, c.refusal
 	case !c.in.closedByServer():
-		return false, "still connected after " + duration(r.patience)
+		return false, "still connected after " + duration(patience)
 	case c.in.endedBy == "a reset":
 		return true, "disconnected (reset)"
 	}
 	return true, "disconnected"
+}
+
+// wereDisconnected: the server closed the connection of each client. They
+// read on at the same time, so that a server that closes none costs one
+// patience, not one per client.
+type wereDisconnected struct{ names []string }
+
+func (e wereDisconnected) clients() []string { return e.names }
+
+func (e wereDisconnected) eval(r *run) (bool, string) {
+	results := make([]bool, len(e.names))
+	var wg sync.WaitGroup
+	for i, name := range e.names {
+		c := r.clients[name]
+		wg.Go(func() { results[i], _ = disconnected(c, r.patience) })
+	}
+	wg.Wait()
+	connected := 0
+	for _, ok := range results {
+		if !ok {
+			connected++
+		}
+	}
+	if connected > 0 {
+		return false, fmt.Sprintf("%s of %s still connected after %s",
+			count(connected), count(len(e.names)), duration(r.patience))
+	}
+	return true, "all " + count(len(e.names)) + " disconnected"
 }
 
 // isLoggedIn: the client's last login attempt succeeded.

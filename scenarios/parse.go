@@ -11,15 +11,45 @@ import (
 	"time"
 )
 
-// A Scenario is one parsed scenario file: a server setting or two, steps
-// run in order, then expectations checked in order.
+// A Scenario is one parsed scenario file: the server's settings, steps run
+// in order, then expectations checked in order.
 type Scenario struct {
-	Name         string        // "slow-reader": the file name without its number and extension
-	File         string        // "01-slow-reader.scenario"
-	Title        string        // the comment at the top of the file
-	DrainTimeout time.Duration // "server drain deadline"; 0: the server's default
-	Steps        []Step
-	Expects      []Expect
+	Name     string   // "slow-reader": the file name without its number and extension
+	File     string   // "01-slow-reader.scenario"
+	Title    string   // the comment at the top of the file
+	Settings Settings // the "server ..." lines
+	Steps    []Step
+	Expects  []Expect
+}
+
+// Settings are what the server is started with: each is a flag of achat
+// serve, but FileLimit, which is the process's RLIMIT_NOFILE. A zero field
+// is not set: the server's default, or the runner's file limit.
+type Settings struct {
+	DrainTimeout   time.Duration // "server drain deadline": -drain-timeout
+	MaxConns       int           // "server max conns": -max-conns
+	LoginTimeout   time.Duration // "server login timeout": -login-timeout
+	WriteTimeout   time.Duration // "server write timeout": -write-timeout
+	MaxQueued      int           // "server max queued": -max-queued
+	MaxQueuedBytes int           // "server max queued bytes": -max-queued-bytes
+	FileLimit      int           // "server file limit": soft and hard RLIMIT_NOFILE
+}
+
+// flags returns the flags of achat serve that s sets, in a fixed order.
+func (s Settings) flags() []string {
+	var flags []string
+	add := func(name string, value any, set bool) {
+		if set {
+			flags = append(flags, "-"+name, fmt.Sprint(value))
+		}
+	}
+	add("drain-timeout", s.DrainTimeout, s.DrainTimeout > 0)
+	add("max-conns", s.MaxConns, s.MaxConns > 0)
+	add("login-timeout", s.LoginTimeout, s.LoginTimeout > 0)
+	add("write-timeout", s.WriteTimeout, s.WriteTimeout > 0)
+	add("max-queued", s.MaxQueued, s.MaxQueued > 0)
+	add("max-queued-bytes", s.MaxQueuedBytes, s.MaxQueuedBytes > 0)
+	return flags
 }
 
 // A Step is one thing a client or the user at the server's terminal does.
@@ -83,14 +113,37 @@ func newForm(syntax string, build func(args []string) (any, error)) form {
 	return form{syntax: syntax, re: re, build: build}
 }
 
-// setting is what "server ..." lines build.
-type setting struct{ drainTimeout time.Duration }
+// setting is what a "server ..." line builds: what it sets, and its form,
+// which may stand once in a file.
+type setting struct {
+	syntax string
+	set    func(*Settings)
+}
+
+// durationSetting and countSetting make the form of a setting whose value is
+// a duration or a number, and which sets field.
+func durationSetting(syntax string, field func(*Settings) *time.Duration) form {
+	return newForm(syntax, func(a []string) (any, error) {
+		d, err := parseDuration(a[0])
+		return setting{syntax, func(s *Settings) { *field(s) = d }}, err
+	})
+}
+
+func countSetting(syntax string, field func(*Settings) *int) form {
+	return newForm(syntax, func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		return setting{syntax, func(s *Settings) { *field(s) = n }}, err
+	})
+}
 
 var settingForms = []form{
-	newForm("server drain deadline <duration>", func(a []string) (any, error) {
-		d, err := parseDuration(a[0])
-		return setting{drainTimeout: d}, err
-	}),
+	durationSetting("server drain deadline <duration>", func(s *Settings) *time.Duration { return &s.DrainTimeout }),
+	countSetting("server max conns <N>", func(s *Settings) *int { return &s.MaxConns }),
+	durationSetting("server login timeout <duration>", func(s *Settings) *time.Duration { return &s.LoginTimeout }),
+	durationSetting("server write timeout <duration>", func(s *Settings) *time.Duration { return &s.WriteTimeout }),
+	countSetting("server max queued <N>", func(s *Settings) *int { return &s.MaxQueued }),
+	countSetting("server max queued bytes <N>", func(s *Settings) *int { return &s.MaxQueuedBytes }),
+	countSetting("server file limit <N>", func(s *Settings) *int { return &s.FileLimit }),
 }
 
 var stepForms = []form{
@@ -117,10 +170,11 @@ var stepForms = []form{
 			return nil, err
 		}
 		to, err := parseNames(a[2])
-		if err == nil && !slices.Contains(to, a[0]) {
-			err = fmt.Errorf("%s sends %d at a time, and waits for its own copies: it must be a recipient", a[0], window)
+		if err != nil {
+			return nil, err
 		}
-		return sendMessages{client: a[0], n: n, to: to, window: window}, err
+		send := sendMessages{client: a[0], n: n, to: to, window: window}
+		return send, senderAmongRecipients(send)
 	}),
 	newForm("<name> sends <N> messages to <names>", func(a []string) (any, error) {
 		n, err := parseCount(a[1])
@@ -129,6 +183,20 @@ var stepForms = []form{
 		}
 		to, err := parseNames(a[2])
 		return sendMessages{client: a[0], n: n, to: to}, err
+	}),
+	// Before the form without a window, for the same reason.
+	newForm("<name> sends <N> messages of <N> bytes to <names>, <N> at a time", func(a []string) (any, error) {
+		send, err := sizedMessages(a)
+		if err != nil {
+			return nil, err
+		}
+		if send.window, err = parseCount(a[4]); err != nil {
+			return nil, err
+		}
+		return send, senderAmongRecipients(send)
+	}),
+	newForm("<name> sends <N> messages of <N> bytes to <names>", func(a []string) (any, error) {
+		return sizedMessages(a)
 	}),
 	newForm("<name> sends the line <text>", func(a []string) (any, error) {
 		line, err := parseText(a[1])
@@ -157,7 +225,38 @@ var stepForms = []form{
 	newForm("<name> reads until the server closes", func(a []string) (any, error) {
 		return readToEnd{client: a[0]}, nil
 	}),
+	newForm("<N> silent clients connect", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		return crowdConnect{n: n}, err
+	}),
+	newForm("the silent clients disconnect", func([]string) (any, error) { return crowdDisconnect{}, nil }),
 	newForm("ctrl-c", func([]string) (any, error) { return ctrlC{}, nil }),
+}
+
+// sizedMessages reads "<name> sends <N> messages of <N> bytes to <names>".
+func sizedMessages(a []string) (sendMessages, error) {
+	n, err := parseCount(a[1])
+	if err != nil {
+		return sendMessages{}, err
+	}
+	size, err := parseCount(a[2])
+	if err == nil && size < minMessageSize {
+		err = fmt.Errorf("expected messages of %d bytes or more, for their numbers; got %d", minMessageSize, size)
+	}
+	if err != nil {
+		return sendMessages{}, err
+	}
+	to, err := parseNames(a[3])
+	return sendMessages{client: a[0], n: n, size: size, to: to}, err
+}
+
+// senderAmongRecipients refuses a window whose sender would wait for
+// copies it is not sent.
+func senderAmongRecipients(a sendMessages) error {
+	if !slices.Contains(a.to, a.client) {
+		return fmt.Errorf("%s sends %d at a time, and waits for its own copies: it must be a recipient", a.client, a.window)
+	}
+	return nil
 }
 
 var expectForms = []form{
@@ -174,6 +273,14 @@ var expectForms = []form{
 	}),
 	newForm("expect <name> was disconnected", func(a []string) (any, error) {
 		return wasDisconnected{client: a[0]}, nil
+	}),
+	newForm("expect <names> were disconnected", func(a []string) (any, error) {
+		names, err := parseNames(a[0])
+		return wereDisconnected{names: names}, err
+	}),
+	newForm("expect every silent client was disconnected within <duration>", func(a []string) (any, error) {
+		d, err := parseDuration(a[0])
+		return crowdDisconnected{within: d}, err
 	}),
 	newForm("expect <name> is logged in", func(a []string) (any, error) {
 		return isLoggedIn{client: a[0]}, nil
@@ -206,7 +313,8 @@ var expectForms = []form{
 //
 //	06-taken-name.scenario:4: expected "<name> logs in" or ...; got "alice log in"
 func Parse(name string, r io.Reader) (Scenario, error) {
-	p := parser{sc: Scenario{Name: shortName(name), File: name}, clients: map[string]bool{}}
+	p := parser{sc: Scenario{Name: shortName(name), File: name}, settings: map[string]bool{},
+		clients: map[string]bool{}}
 	lines := bufio.NewScanner(r)
 	for lines.Scan() {
 		p.line++
@@ -235,10 +343,12 @@ func shortName(file string) string {
 
 // parser holds what the lines so far have said.
 type parser struct {
-	sc      Scenario
-	line    int
-	clients map[string]bool // the clients started so far
-	ctrlC   bool            // a ctrl-c step came before
+	sc       Scenario
+	line     int
+	settings map[string]bool // the setting forms seen so far
+	clients  map[string]bool // the clients started so far
+	crowd    bool            // silent clients connected before
+	ctrlC    bool            // a ctrl-c step came before
 }
 
 func (p *parser) parseLine(text string) error {
@@ -246,7 +356,7 @@ func (p *parser) parseLine(text string) error {
 	case text == "":
 		return nil
 	case strings.HasPrefix(text, "#"):
-		if len(p.sc.Steps) == 0 && p.sc.DrainTimeout == 0 { // the comment at the top
+		if len(p.sc.Steps) == 0 && len(p.settings) == 0 { // the comment at the top
 			p.sc.Title = strings.TrimSpace(p.sc.Title + " " + strings.TrimSpace(text[1:]))
 		}
 		return nil
@@ -344,7 +454,11 @@ func (p *parser) addSetting(s setting) error {
 		return fmt.Errorf("expected the server's settings before the first step; got a setting after %q",
 			p.sc.Steps[len(p.sc.Steps)-1].Text)
 	}
-	p.sc.DrainTimeout = s.drainTimeout
+	if p.settings[s.syntax] {
+		return fmt.Errorf("expected %q once; got it again", s.syntax)
+	}
+	p.settings[s.syntax] = true
+	s.set(&p.sc.Settings)
 	return nil
 }
 
@@ -360,6 +474,12 @@ func (p *parser) addStep(s Step) error {
 		p.clients[a.client] = true
 	case ctrlC:
 		p.ctrlC = true
+	case crowdConnect:
+		p.crowd = true
+	case crowdDisconnect:
+		if !p.crowd {
+			return fmt.Errorf(`expected "<N> silent clients connect" before %q`, s.Text)
+		}
 	default:
 		if err := p.known(s.action.(clientAction).who()); err != nil {
 			return err
@@ -374,6 +494,9 @@ func (p *parser) addExpect(e Expect) error {
 		if err := p.known(name); err != nil {
 			return err
 		}
+	}
+	if _, ok := e.check.(crowdDisconnected); ok && !p.crowd {
+		return fmt.Errorf(`expected "<N> silent clients connect" before %q`, e.Text)
 	}
 	if _, ok := e.check.(exits); ok && !p.ctrlC {
 		return fmt.Errorf(`expected a "ctrl-c" step before %q: the time to exit counts from it`, e.Text)

@@ -18,6 +18,13 @@ func TestParseReadsEveryForm(t *testing.T) {
 	sc, err := parse(t, `# what it shows,
 # on two lines
 server drain deadline 1s
+server max conns 50
+server login timeout 500ms
+server write timeout 2s
+server max queued 4,096
+server max queued bytes 256_000
+server file limit 64
+# not the title: settings came before
 
 zed connects
 alice logs in
@@ -34,11 +41,17 @@ zed disconnects
 alice has read her 300000th message
 bob has read his 2nd message
 alice reads until the server closes
+alice sends 10 messages of 1,000 bytes to bob, alice, 5 at a time
+alice sends 1 message of 16 bytes to bob
+500 silent clients connect
+the silent clients disconnect
 ctrl-c
 expect bob received 300_000 messages from alice, in order
 expect bob received the same messages as alice
 expect impostor received a line starting with "error: name"
 expect zed was disconnected
+expect zed, bob were disconnected
+expect every silent client was disconnected within 5s
 expect bob is logged in
 expect the server exits within 5s
 expect the server exits with status 1 within 500ms
@@ -48,7 +61,10 @@ expect the server logs "messages not delivered"
 	require.NoError(t, err)
 	assert.Equal(t, "test", sc.Name)
 	assert.Equal(t, "what it shows, on two lines", sc.Title)
-	assert.Equal(t, time.Second, sc.DrainTimeout)
+	assert.Equal(t, Settings{
+		DrainTimeout: time.Second, MaxConns: 50, LoginTimeout: 500 * time.Millisecond,
+		WriteTimeout: 2 * time.Second, MaxQueued: 4096, MaxQueuedBytes: 256_000, FileLimit: 64,
+	}, sc.Settings)
 	var actions []action
 	for _, s := range sc.Steps {
 		actions = append(actions, s.action)
@@ -69,6 +85,10 @@ expect the server logs "messages not delivered"
 		waitRead{client: "alice", n: 300_000},
 		waitRead{client: "bob", n: 2},
 		readToEnd{"alice"},
+		sendMessages{client: "alice", n: 10, size: 1000, to: []string{"bob", "alice"}, window: 5},
+		sendMessages{client: "alice", n: 1, size: 16, to: []string{"bob"}},
+		crowdConnect{n: 500},
+		crowdDisconnect{},
 		ctrlC{},
 	}, actions)
 	var checks []check
@@ -80,13 +100,15 @@ expect the server logs "messages not delivered"
 		receivedSame{client: "bob", other: "alice"},
 		receivedLine{client: "impostor", prefix: "error: name"},
 		wasDisconnected{"zed"},
+		wereDisconnected{names: []string{"zed", "bob"}},
+		crowdDisconnected{within: 5 * time.Second},
 		isLoggedIn{"bob"},
 		exits{status: anyStatus, within: 5 * time.Second},
 		exits{status: 1, within: 500 * time.Millisecond},
 		peakMemory{mb: 50},
 		logs{text: "messages not delivered"},
 	}, checks)
-	assert.Equal(t, 21, sc.Expects[0].Line)
+	assert.Equal(t, 32, sc.Expects[0].Line)
 	assert.Equal(t, "expect bob received 300_000 messages from alice, in order", sc.Expects[0].Text)
 }
 
@@ -97,14 +119,25 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 			`07-test.scenario:2: expected "<name> connects", "<name> logs in", "<name> tries to log in", ` +
 				`"<name> tries to log in as <name>", "<name> sends <N> messages to <names>, <N> at a time", ` +
 				`"<name> sends <N> messages to <names>", ` +
+				`"<name> sends <N> messages of <N> bytes to <names>, <N> at a time", ` +
+				`"<name> sends <N> messages of <N> bytes to <names>", ` +
 				`"<name> sends the line <text>", "<name> sends <N> MB without a newline", ` +
 				`"<name> stops reading", "<name> stops sending", "<name> disconnects", ` +
-				`"<name> has read her <N>th message", "<name> reads until the server closes" or "ctrl-c"; ` +
+				`"<name> has read her <N>th message", "<name> reads until the server closes", ` +
+				`"<N> silent clients connect", "the silent clients disconnect" or "ctrl-c"; ` +
 				`got "alice log in"`},
 		{"a misspelt step: the forms that start the same", start + "alice sends 3 mesages to bob\n",
 			`07-test.scenario:2: expected "<name> sends <N> messages to <names>, <N> at a time", ` +
-				`"<name> sends <N> messages to <names>", "<name> sends the line <text>" ` +
+				`"<name> sends <N> messages to <names>", ` +
+				`"<name> sends <N> messages of <N> bytes to <names>, <N> at a time", ` +
+				`"<name> sends <N> messages of <N> bytes to <names>", "<name> sends the line <text>" ` +
 				`or "<name> sends <N> MB without a newline"; got "alice sends 3 mesages to bob"`},
+		{"a misspelt crowd", start + "500 silent client connect\n",
+			`07-test.scenario:2: expected "<N> silent clients connect"; got "500 silent client connect"`},
+		{"a misspelt crowd expectation", start + "500 silent clients connect\n" +
+			"expect every silent clients was disconnected within 5s\n",
+			`07-test.scenario:3: expected "expect every silent client was disconnected within <duration>"; ` +
+				`got "expect every silent clients was disconnected within 5s"`},
 		{"a misspelt expectation", start + "expect the server exit within 5s\n",
 			`07-test.scenario:2: expected "expect the server exits within <duration>", ` +
 				`"expect the server exits with status <N> within <duration>" or "expect the server logs <text>"; ` +
@@ -113,6 +146,23 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 			`07-test.scenario:1: expected "server drain deadline <duration>"; got "server drain timeout 1s"`},
 		{"a window without its sender among the recipients", start + "alice sends 10 messages to bob, 5 at a time\n",
 			`07-test.scenario:2: alice sends 5 at a time, and waits for its own copies: it must be a recipient`},
+		{"a window of sized messages without its sender among the recipients",
+			start + "alice sends 10 messages of 100 bytes to bob, 5 at a time\n",
+			`07-test.scenario:2: alice sends 5 at a time, and waits for its own copies: it must be a recipient`},
+		{"messages too small for their numbers", start + "alice sends 10 messages of 15 bytes to bob\n",
+			`07-test.scenario:2: expected messages of 16 bytes or more, for their numbers; got 15`},
+		{"a setting twice", "server max conns 5\nserver max conns 6\n",
+			`07-test.scenario:2: expected "server max conns <N>" once; got it again`},
+		{"no file limit", "server file limit 0\n",
+			`07-test.scenario:1: expected a number above 0; got "0"`},
+		{"silent clients that never connected disconnect", start + "the silent clients disconnect\n",
+			`07-test.scenario:2: expected "<N> silent clients connect" before "the silent clients disconnect"`},
+		{"an expectation about silent clients that never connected",
+			start + "expect every silent client was disconnected within 5s\n",
+			`07-test.scenario:2: expected "<N> silent clients connect" before ` +
+				`"expect every silent client was disconnected within 5s"`},
+		{"clients that never were, disconnected", start + "expect alice, bob were disconnected\n",
+			`07-test.scenario:2: expected "bob connects", "bob logs in" or "bob tries to log in" before bob does anything`},
 		{"no messages", start + "alice sends 0 messages to alice\n",
 			`07-test.scenario:2: expected a number above 0; got "0"`},
 		{"a bad duration", "server drain deadline 5\n",
@@ -149,6 +199,19 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 	}
 }
 
+// Each setting is a flag of achat serve, but the file limit, which is not
+// one: the runner sets it.
+func TestSettingsAreFlags(t *testing.T) {
+	assert.Empty(t, Settings{FileLimit: 64}.flags())
+	assert.Equal(t, []string{
+		"-drain-timeout", "1s", "-max-conns", "50", "-login-timeout", "500ms", "-write-timeout", "1m0s",
+		"-max-queued", "4096", "-max-queued-bytes", "256000",
+	}, Settings{
+		DrainTimeout: time.Second, MaxConns: 50, LoginTimeout: 500 * time.Millisecond,
+		WriteTimeout: time.Minute, MaxQueued: 4096, MaxQueuedBytes: 256_000, FileLimit: 64,
+	}.flags())
+}
+
 func TestParseNamesAScenarioAfterItsFile(t *testing.T) {
 	for file, want := range map[string]string{
 		"01-slow-reader.scenario":       "slow-reader",
@@ -166,7 +229,7 @@ func TestParseNamesAScenarioAfterItsFile(t *testing.T) {
 func TestTheScenarioFilesParse(t *testing.T) {
 	all, err := All()
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(all), 10)
+	require.GreaterOrEqual(t, len(all), 13)
 	seen := map[string]bool{}
 	for _, sc := range all {
 		assert.False(t, seen[sc.Name], "two scenarios named %s", sc.Name)

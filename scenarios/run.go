@@ -3,9 +3,12 @@ package scenarios
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -48,7 +51,7 @@ type Outcome struct {
 func (rn Runner) Run(sc Scenario, chapter string) Result {
 	start := time.Now()
 	res := Result{Scenario: sc.Name, Chapter: chapter}
-	srv, err := startServer(rn.Binary, chapter, sc.DrainTimeout)
+	srv, err := startServer(rn.Binary, chapter, sc.Settings)
 	if err != nil {
 		res.Err = err
 		return res
@@ -80,6 +83,7 @@ type run struct {
 	patience time.Duration
 	clients  map[string]*client // by label: the client's latest connection
 	all      []*client          // every connection made, for cleanup
+	crowd    crowd              // the silent clients
 	seq      map[string]int     // the next message number, by sender name
 	ctrlC    []time.Time        // when each SIGINT was sent
 	probes   int                // login checks so far, to tell them apart
@@ -121,20 +125,57 @@ func (r *run) cleanup() {
 	for _, c := range r.all {
 		c.close()
 	}
+	r.crowd.close()
 	for _, c := range r.all {
 		c.wait()
 	}
 }
 
-// dial gives label a new connection.
+// dial gives label a new connection. If it cannot be made, label is a
+// client that could not connect, and the error says why, as a figure:
+// "could not connect: connection refused".
 func (r *run) dial(label string) (*client, error) {
-	c, err := dial(label, r.srv.addr)
+	c, err := dial(label, r.srv.addr, r.patience)
 	if err != nil {
-		return nil, err
+		why := "could not connect: " + r.dialFailure(err)
+		r.clients[label] = unconnected(label, why)
+		return nil, errors.New(why)
 	}
 	r.clients[label] = c
 	r.all = append(r.all, c)
 	return c, nil
+}
+
+// dialFailure says briefly why a connection could not be made: "connection
+// refused", or, if the server has logged that its Serve failed, why it did:
+// "serve failed: too many open files".
+func (r *run) dialFailure(err error) string {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// A Serve that fails closes the listener, then logs why: the
+		// line may be on its way.
+		r.srv.waitLog(serveFailedMsg, refusedGuard)
+	}
+	if failure := r.srv.serveFailure(); failure != "" {
+		return "serve failed: " + failure
+	}
+	return shortDialError(err, r.patience)
+}
+
+// refusedGuard bounds how long a refused dial waits for the server to log
+// that its Serve failed. It only makes the figure say why.
+const refusedGuard = time.Second
+
+// shortDialError says why a dial failed, in a few words.
+func shortDialError(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "no answer in " + duration(timeout)
+	}
+	return err.Error()
 }
 
 // action is what a step does. An error says why the step could not
@@ -153,7 +194,10 @@ type connect struct{ client string }
 
 func (a connect) do(r *run) error {
 	_, err := r.dial(a.client)
-	return err
+	if err != nil {
+		return fmt.Errorf("%s %w", a.client, err)
+	}
+	return nil
 }
 
 // login sends name, then a line to itself, and waits for that line: once it
@@ -169,7 +213,11 @@ func (a login) do(r *run) error {
 	if c == nil || c.state() != notLoggedIn { // a client logs in on a new connection
 		var err error
 		if c, err = r.dial(a.client); err != nil {
-			return err
+			r.clients[a.client].setLogin(a.name, false, r.patience)
+			if a.must {
+				return fmt.Errorf("%s %w", a.client, err)
+			}
+			return nil
 		}
 	}
 	r.probes++
@@ -198,6 +246,8 @@ func (c *client) setLogin(name string, ok bool, patience time.Duration) {
 	switch {
 	case ok:
 		c.login = loggedIn
+	case c.conn == nil: // it could not connect: the refusal says why
+		c.login = refused
 	case !c.in.ended:
 		c.login, c.refusal = refused, "no answer in "+duration(patience)
 	default:
@@ -232,6 +282,7 @@ func writeLines(lines ...string) job {
 type sendMessages struct {
 	client string
 	n      int
+	size   int // of each message's text, its number included; 0: about 70 bytes
 	to     []string
 	window int // 0: all at once
 }
@@ -252,8 +303,12 @@ func (a sendMessages) do(r *run) error {
 		read := len(c.in.messages) // the copies read so far
 		c.mu.Unlock()
 		line := make([]byte, 0, 128)
+		padding := pad
+		if a.size > 0 {
+			padding = strings.Repeat("x", a.size)
+		}
 		for seq := first; seq < first+a.n; seq++ {
-			line = appendMessage(line[:0], to, seq)
+			line = appendMessage(line[:0], to, seq, padding, a.size)
 			if _, err := w.Write(line); err != nil {
 				return err
 			}

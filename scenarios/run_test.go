@@ -1,7 +1,14 @@
 package scenarios
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +123,31 @@ expect impostor was disconnected  # pass disconnected
 expect alice was disconnected  # FAIL still connected after …
 `)
 	})
+	t.Run("were disconnected", func(t *testing.T) {
+		t.Parallel()
+		checkOutcomes(t, "shutdown", `
+alice logs in
+impostor tries to log in as alice
+mallory tries to log in as alice
+expect impostor, mallory were disconnected  # pass all 2 disconnected
+expect impostor, alice were disconnected  # FAIL 1 of 2 still connected after 10s
+`)
+	})
+	t.Run("every silent client was disconnected within", func(t *testing.T) {
+		t.Parallel()
+		// As many as the server may hold: each waits for the login timeout.
+		checkOutcomes(t, "limits", `
+server max conns 5
+server login timeout 300ms
+5 silent clients connect
+expect every silent client was disconnected within 10s  # pass all 5 within …
+expect every silent client was disconnected within 100ms  # FAIL 5 of 5 still connected after 100ms
+`)
+		checkOutcomes(t, "shutdown", `
+3 silent clients connect
+expect every silent client was disconnected within 500ms  # FAIL 3 of 3 still connected after 500ms
+`)
+	})
 	t.Run("is logged in", func(t *testing.T) {
 		t.Parallel()
 		checkOutcomes(t, "shutdown", `
@@ -183,6 +215,23 @@ expect alice is logged in
 		assert.Equal(t, 4, res.Stuck.Line)
 		assert.Equal(t, "stuck at 1 of 2", res.Figure)
 		assert.Empty(t, res.Checks, "no expectation is checked after a step got stuck")
+	})
+	t.Run("a login that cannot connect", func(t *testing.T) {
+		t.Parallel()
+		// 100 silent clients and 64 file descriptors: Accept fails, Serve
+		// ends, and the listener is closed. dave, behind the crowd, is
+		// answered once it is.
+		res := runText(t, "shutdown", `
+server file limit 64
+100 silent clients connect
+dave tries to log in
+carol logs in
+expect carol is logged in
+`)
+		assert.False(t, res.Pass)
+		require.NotNil(t, res.Stuck)
+		assert.Equal(t, 5, res.Stuck.Line)
+		assert.Equal(t, "carol could not connect: serve failed: too many open files", res.Figure)
 	})
 	t.Run("a login that must succeed", func(t *testing.T) {
 		t.Parallel()
@@ -252,6 +301,119 @@ expect bob was disconnected  # pass disconnected
 	})
 }
 
+// The silent clients hold the server's connections until they disconnect:
+// then the server has room again, at once.
+func TestTheSilentClientsHoldConnectionsUntilTheyDisconnect(t *testing.T) {
+	t.Parallel()
+	checkOutcomes(t, "limits", `
+server max conns 5
+server login timeout 1m
+5 silent clients connect
+alice tries to log in
+the silent clients disconnect
+bob logs in
+expect alice is logged in  # FAIL refused: error: too many connections:…
+expect bob is logged in  # pass logged in
+`)
+}
+
+// A server that does not close the silent clients' connections makes "the
+// silent clients disconnect" fail: what comes next may count on their being
+// gone. A dial that fails is counted. These run against listeners of the
+// test's own, which no chapter is like.
+func TestACrowdCountsWhatTheServerDoes(t *testing.T) {
+	t.Parallel()
+	listen := func(t *testing.T, serve func(net.Conn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		t.Cleanup(func() { l.Close(); wg.Wait() })
+		wg.Go(func() {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() { serve(conn) })
+			}
+		})
+		return l.Addr().String()
+	}
+	t.Run("a server that closes at the end of the input", func(t *testing.T) {
+		t.Parallel()
+		var cr crowd
+		cr.connect(listen(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() }), 20, time.Second)
+		assert.Equal(t, 0, cr.hangUp(time.Second))
+		late, total, _ := cr.closedWithin(time.Minute)
+		assert.Equal(t, []int{0, 20}, []int{late, total})
+	})
+	t.Run("a server that holds them", func(t *testing.T) {
+		t.Parallel()
+		held := make(chan struct{})
+		var cr crowd
+		cr.connect(listen(t, func(c net.Conn) { <-held; c.Close() }), 20, time.Second)
+		defer close(held)
+		assert.Equal(t, 20, cr.hangUp(200*time.Millisecond))
+		late, total, _ := cr.closedWithin(time.Millisecond)
+		assert.Equal(t, []int{20, 20}, []int{late, total}, "closed by the client, not by the server")
+	})
+	t.Run("no server", func(t *testing.T) {
+		t.Parallel()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		l.Close()
+		var cr crowd
+		cr.connect(l.Addr().String(), 3, time.Second)
+		failed, err := cr.dialFailures()
+		assert.Equal(t, 3, failed)
+		assert.Equal(t, "connection refused", shortDialError(err, time.Second))
+		assert.Equal(t, 0, cr.hangUp(time.Second))
+	})
+}
+
+// The settings reach the server: as flags, and a file limit as the
+// process's RLIMIT_NOFILE. A chapter ignores a flag it does not have.
+func TestTheSettingsReachTheServer(t *testing.T) {
+	t.Parallel()
+	t.Run("the file limit", func(t *testing.T) {
+		t.Parallel()
+		srv, err := startServer(runner.Binary, "shutdown", Settings{FileLimit: 100})
+		require.NoError(t, err)
+		defer srv.kill()
+		limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", srv.cmd.Process.Pid))
+		if errors.Is(err, fs.ErrNotExist) {
+			t.Skip("no /proc here")
+		}
+		require.NoError(t, err)
+		assert.Regexp(t, `Max open files +100 +100 `, string(limits))
+	})
+	t.Run("a flag the chapter does not have", func(t *testing.T) {
+		t.Parallel()
+		checkOutcomes(t, "shutdown", `
+server max conns 5
+server login timeout 1s
+alice logs in
+expect the server logs "flags=\"[login-timeout max-conns]\""  # pass logged …
+`)
+	})
+}
+
+// Messages are as long as they are said to be: a line longer than the
+// server's limit (64 KiB) is refused.
+func TestMessagesOfNBytes(t *testing.T) {
+	t.Parallel()
+	checkOutcomes(t, "disconnect", `
+alice logs in
+bob logs in
+alice sends 2 messages of 60,000 bytes to alice, bob, 1 at a time
+alice sends 1 message of 70,000 bytes to alice
+bob has read his 2nd message
+alice reads until the server closes
+expect bob received 2 messages from alice, in order  # pass 2 in order
+expect alice received a line starting with "error: line too long"  # pass got "error: line too long: the li…"
+`)
+}
+
 // Figures computed from synthetic inboxes, for the cases a real server does
 // not produce on demand.
 func TestFigures(t *testing.T) {
@@ -295,4 +457,21 @@ func TestFigures(t *testing.T) {
 	assert.Equal(t, "40ms", duration(40*time.Millisecond+300*time.Microsecond))
 	assert.Equal(t, "1.2s", duration(1234*time.Millisecond))
 	assert.Equal(t, "-1,000", count(-1000))
+	assert.Equal(t, "all 500 within 1.1s", crowdFigure(0, 500, 0, 1080*time.Millisecond, 5*time.Second, ""))
+	assert.Equal(t, "12 of 500 still connected after 5s (3 could not connect: connection refused)",
+		crowdFigure(12, 500, 3, time.Second, 5*time.Second, "connection refused"))
+}
+
+// A message's text is as long as it is asked to be, its number included.
+func TestMessageSize(t *testing.T) {
+	padding := strings.Repeat("x", 1000)
+	for _, seq := range []int{0, 7, 12345, 1234567890} {
+		line := appendMessage(nil, "alice, bob", seq, padding, 1000)
+		to, text, _ := strings.Cut(strings.TrimSuffix(string(line), "\n"), ": ")
+		assert.Equal(t, "alice, bob", to)
+		assert.Len(t, text, 1000, seq)
+		assert.True(t, strings.HasPrefix(text, fmt.Sprintf("#%d x", seq)), text[:20])
+	}
+	line := appendMessage(nil, "bob", 17, pad, 0)
+	assert.Equal(t, "bob: #17 "+pad+"\n", string(line), "without a size, the padding is all there")
 }

@@ -32,14 +32,17 @@ var listeningAddr = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startGuard bounds how long a server may take to say where it listens.
 const startGuard = 10 * time.Second
 
-// startServer runs "binary serve -chapter chapter -addr 127.0.0.1:0" and
-// waits until it logs its address. The caller must call kill.
-func startServer(binary, chapter string, drainTimeout time.Duration) (*server, error) {
+// startServer runs "binary serve -chapter chapter -addr 127.0.0.1:0", with
+// the flags of the settings, and waits until it logs its address. The
+// caller must call kill.
+func startServer(binary, chapter string, set Settings) (*server, error) {
 	args := []string{"serve", "-chapter", chapter, "-addr", "127.0.0.1:0"}
-	if drainTimeout > 0 {
-		args = append(args, "-drain-timeout", drainTimeout.String())
+	if flags := set.flags(); len(flags) > 0 {
+		// One scenario runs against every chapter: a chapter ignores, and
+		// logs, a setting it does not have.
+		args = append(append(args, "-lenient"), flags...)
 	}
-	s := &server{cmd: exec.Command(binary, args...), exited: make(chan struct{}),
+	s := &server{cmd: command(binary, args, set.FileLimit), exited: make(chan struct{}),
 		logged: make(chan struct{}, 1), sampled: make(chan struct{})}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
@@ -60,6 +63,19 @@ func startServer(binary, chapter string, drainTimeout time.Duration) (*server, e
 		s.kill()
 		return nil, fmt.Errorf("achat serve -chapter %s did not listen within %v", chapter, startGuard)
 	}
+}
+
+// command returns the command that runs binary with args, with its file
+// limit (RLIMIT_NOFILE) set to fileLimit, soft and hard, unless it is 0. A
+// shell sets the limit, then execs binary, which keeps the shell's process:
+// its pid, its signals and its exit status are the server's. Both limits
+// are set, as Go raises the soft one to the hard one when it starts.
+func command(binary string, args []string, fileLimit int) *exec.Cmd {
+	if fileLimit == 0 {
+		return exec.Command(binary, args...)
+	}
+	script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, fileLimit)
+	return exec.Command("/bin/sh", append([]string{"-c", script, binary}, args...)...)
 }
 
 // readLog keeps the log, sends the listening address on addr, and closes
@@ -88,6 +104,22 @@ func (s *server) Log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
+}
+
+// serveFailedMsg starts what achat serve logs when Serve ends with an
+// error, before it drains and exits 1; serveFailed reads the end of its
+// err: "too many open files".
+const serveFailedMsg = `msg="serve failed`
+
+var serveFailed = regexp.MustCompile(regexp.QuoteMeta(serveFailedMsg) + `[^"]*" err="(?:[^"]*: )?([^"]*)"`)
+
+// serveFailure returns why Serve failed, if the server has logged that it
+// did: "too many open files".
+func (s *server) serveFailure() string {
+	if m := serveFailed.FindStringSubmatch(s.Log()); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // signalSeen is what achat serve logs when it takes its first and second
