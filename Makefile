@@ -64,14 +64,26 @@ BENCH_ACHAT ?= bin/achat
 # slow runs pairs and fanout with room for a whole burst (-max-queued 65536):
 # with its default bound it disconnects a client that reads, but not as fast
 # as its partner sends (docs/06-slow.md), and there would be no rate to show.
+# limits gets the same 65,536 lines, and -max-queued-bytes 4194304: its
+# default 256 KiB would disconnect that client first (65,536 lines of pairs
+# and fanout, about 33 bytes each, are 2.1 MB), so the line bound is the
+# one that applies, as in slow. Settings go to every chapter with -lenient:
+# a chapter ignores, and logs, those it does not have.
 # The drain queues 300,000 lines: slow gets room for them. The flood keeps
 # the default: that it stays bounded is the point.
-bench: build ## measure pairs, fanout, drain, flood, idle (and the seed, if SEED exists)
+# silent holds 2,000 connections that never log in: limits gets -max-conns
+# 2000 (its default is 1,000) and -login-timeout 2s; slow has neither, and
+# holds them until the client closes them. worst fills limits to its
+# bounds: 200 clients and the flooder (-max-conns 201), 256 KiB each, and
+# -write-timeout 1m so that no client is dropped before the flood is over.
+bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and the seed, if SEED exists)
 	$(GO) build -o bin/achatbench ./cmd/achatbench
-	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,disconnect,slow -max-queued 65536 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,disconnect,slow,limits -max-queued 65536 -max-queued-bytes 4194304 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow -max-queued 400000 $(BENCH_SEED) -workloads drain -runs 3
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow $(BENCH_SEED) -workloads flood -runs 3
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow $(BENCH_SEED) -workloads idle -runs 1
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter slow,limits -max-conns 2000 -login-timeout 2s -workloads silent -silent-clients 2000 -runs 1
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter limits -max-conns 201 -max-queued-bytes 262144 -write-timeout 1m -workloads worst -worst-clients 200 -runs 3
 	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/ ./chat/shutdown/
 
 docs: ## rewrite the code excerpts and stored outputs in docs/ from the code

@@ -2,9 +2,14 @@ package bench
 
 import (
 	"os"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"achat/chat/limits"
+	"achat/chat/protocol"
 	"achat/chat/shutdown"
 
 	"github.com/stretchr/testify/assert"
@@ -101,4 +106,196 @@ func TestRSSOfThisProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, rss)
 	assert.GreaterOrEqual(t, peak, rss)
+}
+
+func startLimits(t testing.TB, cfg limits.Config) *Server {
+	srv, err := InProcessServer("limits", limits.New(cfg))
+	require.NoError(t, err)
+	return srv
+}
+
+func TestSilentIsLetGoByALoginTimeout(t *testing.T) {
+	srv := startLimits(t, limits.Config{LoginTimeout: 200 * time.Millisecond})
+	defer srv.Stop()
+	cfg := Config{Clients: 20, Timeout: 5 * time.Second, Wait: 5 * time.Second, Watch: 100 * time.Millisecond}
+	res := Silent(srv, cfg)
+	require.NoError(t, res.Err)
+	assert.Equal(t, 20, res.Delivered)
+	assert.False(t, res.Kept)
+	assert.Greater(t, res.Released, 100*time.Millisecond, "the server waits for the login timeout")
+	assert.Less(t, res.Released, 3*time.Second)
+}
+
+func TestSilentIsKeptWithoutALoginTimeout(t *testing.T) {
+	srv := startShutdown(t)
+	defer srv.Stop()
+	cfg := Config{Clients: 20, Timeout: 5 * time.Second, Wait: 300 * time.Millisecond}
+	res := Silent(srv, cfg)
+	require.NoError(t, res.Err)
+	assert.Equal(t, 20, res.Delivered)
+	assert.True(t, res.Kept)
+	assert.Equal(t, 300*time.Millisecond, res.Released)
+}
+
+func TestWorstDisconnectsEveryClient(t *testing.T) {
+	lim := Limits{MaxConns: 5, MaxQueuedBytes: 16 << 10}
+	srv := startLimits(t, limits.Config{MaxConns: lim.MaxConns, MaxQueuedBytes: lim.MaxQueuedBytes})
+	defer srv.Stop()
+	res := Worst(srv, Config{Clients: 4, Timeout: 20 * time.Second, Limits: lim})
+	require.NoError(t, res.Err)
+	assert.Equal(t, 4, res.Delivered)
+	assert.Equal(t, WorstCase{lim}.Bytes()>>10, res.BoundKB, "no RSS in process: the formula alone")
+	assert.Less(t, res.FilledKB, res.BoundKB)
+	assert.Positive(t, res.TCPMemKB, "the clients' ends hold what they did not read")
+	res = Worst(srv, Config{Clients: 5, Timeout: time.Second, Limits: lim})
+	assert.ErrorContains(t, res.Err, "more than -max-conns 5")
+}
+
+func TestWorstCaseFormula(t *testing.T) {
+	// The defaults: 1000 connections, 4096 lines, 256 KiB.
+	w := WorstCase{}
+	perConn := int64(72+72+1280)<<10 + (256<<10)*5/4 + 88<<10 + 80 + 80*4098 + 4<<10 + 16<<10 + 2<<10
+	assert.Equal(t, perConn, w.PerConn())
+	assert.Equal(t, int64(64*(72+640)<<10+768<<10), w.ServerWide())
+	assert.Equal(t, 1000*perConn+w.ServerWide(), w.Bytes())
+	// 256 lines of 1 KiB, and the one that crossed the bound.
+	filled := int64(72<<10 + 257*1024 + 80 + 2*16*257 + 4<<10 + 16<<10 + 2<<10)
+	assert.Equal(t, 3*filled, w.Filled(3))
+}
+
+// liveHeap is the heap in use after two collections: what is reachable.
+// (The second frees what sync.Pools held until the first.)
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// shortNames are distinct names, the shortest first: a byte, then two,
+// then three (92 bytes are allowed in a name: printable ASCII but "," and
+// ":").
+func shortNames() []string {
+	var one []string
+	for b := byte('!'); b <= '~'; b++ {
+		if b != ',' && b != ':' {
+			one = append(one, string(b))
+		}
+	}
+	names := slices.Clone(one)
+	for _, a := range one {
+		for _, b := range one {
+			names = append(names, a+b)
+		}
+	}
+	for _, a := range one {
+		for _, b := range one {
+			for _, c := range one {
+				names = append(names, a+b+c)
+			}
+		}
+	}
+	return names
+}
+
+// messageLine is "n1,n2,...: x", as many names as fit in size bytes.
+func messageLine(names []string, size int) string {
+	var b strings.Builder
+	for _, name := range names {
+		if b.Len()+len(name)+1+len(":x") > size {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name)
+	}
+	return b.String() + ":x"
+}
+
+// heapOf is how much the live heap grows by what build returns.
+func heapOf(build func() any) int64 {
+	before := liveHeap()
+	kept := build()
+	after := liveHeap()
+	runtime.KeepAlive(kept)
+	return after - before
+}
+
+// TestWorstCaseTerms measures, in this process, what the code allocates
+// for each term of WorstCase that can be measured, at its worst, and checks
+// that the term holds it.
+func TestWorstCaseTerms(t *testing.T) {
+	// A scanner that has buffered the first 65,537 bytes of a line.
+	unfinished := strings.NewReader(strings.Repeat("x", protocol.MaxLineBytes+1))
+	scanner := heapOf(func() any {
+		lines := protocol.NewScanner(unfinished)
+		require.True(t, lines.Scan())
+		return lines
+	})
+	t.Logf("scanner buffer: %d B (term %d)", scanner, scannerHeap)
+	assert.LessOrEqual(t, scanner, int64(scannerHeap)+1<<10)
+	assert.Greater(t, scanner, int64(scannerHeap)-1<<10)
+
+	// The line of the most recipients: as many distinct short names as
+	// 64 KiB holds. recipients' map is built here as recipients builds it.
+	names := shortNames()
+	line := messageLine(names, protocol.MaxLineBytes)
+	var msg protocol.Message
+	recipients := heapOf(func() any {
+		var err error
+		msg, err = protocol.ParseMessage(line)
+		require.NoError(t, err)
+		return msg
+	})
+	seen := heapOf(func() any {
+		seen := make(map[string]bool, 32)
+		for _, name := range msg.To {
+			seen[name] = true
+		}
+		return seen
+	})
+	parsing := recipients + seen
+	t.Logf("parsing a line of %d B, %d names: %d B (term %d): %d B of names, a map of %d B",
+		len(line), len(msg.To), parsing, parsingHeap, recipients, seen)
+	assert.LessOrEqual(t, parsing, int64(parsingHeap))
+
+	longest := protocol.ErrorLine(protocol.UnknownRecipientsError{Names: msg.To})
+	pages := (len(longest) + 8<<10 - 1) / (8 << 10)
+	t.Logf("longest error line: %d B, %d pages (term %d)", len(longest), pages, longestLineHeap)
+	assert.LessOrEqual(t, pages*8<<10, longestLineHeap)
+
+	// The broker routing that line to nobody: the names, grown by append,
+	// and the error line, built three times (the names joined, the error's
+	// text, the line).
+	broker := heapOf(func() any {
+		var unknown []string
+		//lint:ignore S1011 route appends one name at a time: its slice grows as this one does
+		for _, name := range msg.To {
+			unknown = append(unknown, name)
+		}
+		err := protocol.UnknownRecipientsError{Names: unknown}
+		return []any{unknown, strings.Join(unknown, ", "), err.Error(), protocol.ErrorLine(err)}
+	})
+	runtime.KeepAlive(msg) // the broker's message, until it has routed it
+	t.Logf("broker: %d B (term %d)", broker, brokerHeap)
+	assert.LessOrEqual(t, broker, int64(brokerHeap))
+
+	// A batch of 128 lines of 512 bytes, each naming as many as fit.
+	var batch []string
+	for i := range protocol.MaxBatchLines {
+		batch = append(batch, messageLine(names[i*37%len(names):], protocol.MaxLineBytes/protocol.MaxBatchLines-1))
+	}
+	kept := heapOf(func() any {
+		msgs := make([]protocol.Message, 0, len(batch))
+		for _, line := range batch {
+			msg, err := protocol.ParseMessage(line)
+			require.NoError(t, err)
+			msgs = append(msgs, msg)
+		}
+		return msgs
+	})
+	t.Logf("a parsed batch of %d lines: %d B (term %d)", len(batch), kept, batchKeptHeap)
+	assert.LessOrEqual(t, kept, int64(batchKeptHeap))
 }

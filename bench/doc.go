@@ -10,7 +10,12 @@
 //   - Flood: one client floods a peer that never reads; the figure is the
 //     server's peak resident memory (VmHWM in /proc/PID/status);
 //   - Idle: many clients log in and stay idle; the figure is the server's
-//     resident memory (VmRSS) per connection, and its peak.
+//     resident memory (VmRSS) per connection, and its peak;
+//   - Silent: many connections never send a name and keep reading; the
+//     figures are the server's VmRSS per connection, how long until it lets
+//     them go, and how its VmRSS comes down after;
+//   - Worst: a chapter limits server filled to its bounds; the figure is its
+//     peak resident memory, beside the formula's bound (WorstCase).
 //
 // Every line sent carries its send time, in nanoseconds since the start of
 // the load generator, so a receiver measures each delivery's latency. Senders

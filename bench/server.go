@@ -59,6 +59,16 @@ func (s *Server) PeakRSS() (int64, error) { return s.procStatus("VmHWM:") }
 // server is not a process of its own.
 func (s *Server) RSS() (int64, error) { return s.procStatus("VmRSS:") }
 
+// OpenFiles is how many descriptors the server process holds (the entries
+// of /proc/PID/fd), or 0 if the server is not a process of its own.
+func (s *Server) OpenFiles() (int, error) {
+	if s.PID == 0 {
+		return 0, nil
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.PID))
+	return len(fds), err
+}
+
 // procStatus reads one "Field: N kB" line of /proc/PID/status.
 func (s *Server) procStatus(field string) (int64, error) {
 	if s.PID == 0 {

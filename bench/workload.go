@@ -11,11 +11,14 @@ import (
 
 // Config sizes one run of a workload.
 type Config struct {
-	Clients  int           // Pairs: clients (even); Fanout: the sender and its recipients; Idle: idle clients
+	Clients  int           // Pairs: clients (even); Fanout: the sender and its recipients; Idle, Silent, Worst: the clients it holds
 	Messages int           // deliveries (Pairs, Fanout), lines queued (Drain), at most (Flood)
 	Duration time.Duration // Flood: stop sending after this, if Messages is not reached
 	Timeout  time.Duration // the whole run, logins included
 	Echo     bool          // the server echoes: each client sends itself what it would receive
+	Wait     time.Duration // Silent: how long to wait for the server to let the connections go
+	Watch    time.Duration // Silent: how long to watch the server's RSS after they are gone
+	Limits   Limits        // Worst: the bounds the server was started with
 }
 
 // Result is what one run of a workload measured.
@@ -27,8 +30,26 @@ type Result struct {
 	Elapsed   time.Duration // from the first send to the last receive (Drain: SIGINT to exit)
 	P50, P99  time.Duration // latency of a delivery; 0 if not measured
 	PeakRSSKB int64         // the server's VmHWM; 0 if unknown
-	ConnRSSKB float64       // Idle: the server's VmRSS growth per idle connection; 0 if unknown
+	ConnRSSKB float64       // Idle, Silent: the server's VmRSS growth per connection; 0 if unknown
 	Err       error
+
+	// Silent: the server's VmRSS before the first connection, with every
+	// one held, and Watch after they were gone; how long after they were
+	// all held the server let the last go (Kept: it had not after
+	// Config.Wait, and Released is that); how long after they were gone
+	// its VmRSS had come down by half of what they added (0: not within
+	// Watch).
+	BeforeRSSKB, HeldRSSKB, AfterRSSKB int64
+	Released                           time.Duration
+	Kept                               bool
+	HalfBack, Watch                    time.Duration
+
+	// Worst: the heap the workload fills by the formula's terms, and the
+	// formula's bound for the server's flags, each plus the server's RSS
+	// before the workload (WorstCase); and what the kernel's TCP buffers
+	// held once every client was full, on the whole machine: the server's
+	// and the clients' ends (/proc/net/sockstat).
+	FilledKB, BoundKB, TCPMemKB int64
 }
 
 // Rate is deliveries per second.

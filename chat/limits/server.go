@@ -39,8 +39,8 @@ type Config struct {
 }
 
 // The defaults of Config. With them, the most the server can hold for its
-// clients is about MaxConns * (MaxQueuedBytes + 200 KiB): see
-// docs/07-limits.md.
+// clients is about 2 MiB a connection, 2.1 GiB in all: the formula is in
+// docs/07-limits.md, and bench's TestWorstCaseTerms keeps its terms true.
 const (
 	DefaultMaxQueued      = 4096
 	DefaultMaxQueuedBytes = 256 << 10

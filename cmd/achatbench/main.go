@@ -6,10 +6,20 @@
 //		-seed /tmp/seed-tokio/target/release/seed-tokio -echo -workloads pairs,fanout
 //	go run ./cmd/achatbench -achat bin/achat -chapter shutdown \
 //		-seed /tmp/seed-tokio/target/release/seed-tokio -workloads idle
+//	go run ./cmd/achatbench -achat bin/achat -chapter slow,limits \
+//		-max-conns 2000 -login-timeout 2s -workloads silent
+//	go run ./cmd/achatbench -achat bin/achat -chapter limits \
+//		-max-conns 201 -max-queued-bytes 262144 -write-timeout 1m -workloads worst
 //
 // Each workload gets a fresh server process, so each peak RSS is its own.
-// idle holds -idle-clients connections (10,000) open at once, so achatbench
-// needs that many open files; raiseOpenFiles raises its soft limit.
+// idle and silent hold -idle-clients (10,000) and -silent-clients (2,000)
+// connections open at once, so achatbench needs that many open files;
+// raiseOpenFiles raises its soft limit.
+//
+// The settings -max-queued, -max-queued-bytes, -max-conns, -login-timeout
+// and -write-timeout, when given, are passed to every chapter with
+// -lenient: a chapter that does not have one logs that it ignores it. (So a
+// build of achat older than -lenient runs only without them.)
 package main
 
 import (
@@ -44,7 +54,7 @@ type workload struct {
 
 var workloads = []workload{
 	{"pairs", bench.Pairs}, {"fanout", bench.Fanout}, {"drain", bench.Drain}, {"flood", bench.Flood},
-	{"idle", bench.Idle},
+	{"idle", bench.Idle}, {"silent", bench.Silent}, {"worst", bench.Worst},
 }
 
 func main() {
@@ -61,28 +71,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 	chapters := flags.String("chapter", "shutdown", "comma-separated chapters to run with -achat")
 	seed := flags.String("seed", "", "`path` to the seed's built Rust server")
 	echo := flags.Bool("echo", false, "run the echo baseline too (pairs and fanout)")
-	names := flags.String("workloads", "pairs,fanout", "comma-separated: pairs, fanout, drain, flood, idle")
+	names := flags.String("workloads", "pairs,fanout", "comma-separated: pairs, fanout, drain, flood, idle, silent, worst")
 	clients := flags.Int("clients", 50, "clients in pairs and fanout")
 	messages := flags.Int("messages", 400_000, "deliveries in pairs and fanout")
 	drainMessages := flags.Int("drain-messages", 300_000, "lines queued before the drain")
 	floodMessages := flags.Int("flood-messages", 2_000_000, "at most this many lines in flood")
 	idleClients := flags.Int("idle-clients", 10_000, "idle connections held open in idle")
+	silentClients := flags.Int("silent-clients", 2000, "connections that never send a name, in silent")
+	silentWait := flags.Duration("silent-wait", 10*time.Second, "in silent, how long to wait for the server to let them go")
+	silentWatch := flags.Duration("silent-watch", 5*time.Second, "in silent, how long to watch the server's RSS after they are gone")
+	worstClients := flags.Int("worst-clients", 200, "clients filled to their bound in worst (with the flooder, one more connection)")
 	floodTime := flags.Duration("flood-time", 10*time.Second, "at most this long in flood")
 	timeout := flags.Duration("timeout", 2*time.Minute, "bound on each run")
-	maxQueued := flags.Int("max-queued", 0, "passed to achat serve for chapter slow: lines that may wait for a client (0: the chapter's default)")
-	runs := flags.Int("runs", 1, "run each workload this many times per server; the median run (by msg/s) is shown")
+	var set serverFlags
+	flags.IntVar(&set.maxQueued, "max-queued", 0, "achat serve's -max-queued: lines that may wait for a client (0: the chapter's default)")
+	flags.IntVar(&set.maxQueuedBytes, "max-queued-bytes", 0, "achat serve's -max-queued-bytes (0: the chapter's default)")
+	flags.IntVar(&set.maxConns, "max-conns", 0, "achat serve's -max-conns (0: the chapter's default)")
+	flags.DurationVar(&set.loginTimeout, "login-timeout", 0, "achat serve's -login-timeout (0: the chapter's default)")
+	flags.DurationVar(&set.writeTimeout, "write-timeout", 0, "achat serve's -write-timeout (0: the chapter's default)")
+	runs := flags.Int("runs", 1, "run each workload this many times per server; the median run (by msg/s; by memory for idle, silent and worst) is shown")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	targets := targetsFrom(*achat, *chapters, *maxQueued, *seed, *echo)
+	targets := targetsFrom(*achat, *chapters, set, *seed, *echo)
 	chosen, err := chooseWorkloads(*names)
 	if err != nil || len(targets) == 0 {
 		fmt.Fprintln(stderr, "achatbench: give -achat, -seed or -echo, and known -workloads;", err)
 		return 2
 	}
-	cfg := bench.Config{Clients: *clients, Messages: *messages, Duration: *floodTime, Timeout: *timeout}
+	cfg := bench.Config{Clients: *clients, Messages: *messages, Duration: *floodTime, Timeout: *timeout,
+		Wait: *silentWait, Watch: *silentWatch,
+		Limits: bench.Limits{MaxConns: set.maxConns, MaxQueued: set.maxQueued, MaxQueuedBytes: set.maxQueuedBytes}}
 	sizes := map[string]int{"drain": *drainMessages, "flood": *floodMessages}
-	if err := raiseOpenFiles(chosen, *idleClients); err != nil {
+	held := map[string]int{"idle": *idleClients, "silent": *silentClients, "worst": *worstClients + 1}
+	if err := checkConnLimit(chosen, targets, held, set.maxConns); err != nil {
+		fmt.Fprintln(stderr, "achatbench:", err)
+		return 2
+	}
+	if err := raiseOpenFiles(chosen, held); err != nil {
 		fmt.Fprintln(stderr, "achatbench:", err)
 		return 2
 	}
@@ -92,8 +118,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if n, ok := sizes[w.name]; ok {
 			c.Messages = n
 		}
-		if w.name == "idle" {
+		switch w.name {
+		case "idle":
 			c.Clients = *idleClients
+		case "silent":
+			c.Clients = *silentClients
+		case "worst":
+			c.Clients = *worstClients
 		}
 		results = append(results, runWorkload(w, targets, c, max(*runs, 1), stderr)...)
 	}
@@ -127,8 +158,8 @@ func indexOf(name string) int {
 func runWorkload(w workload, targets []target, cfg bench.Config, runs int, stderr io.Writer) []bench.Result {
 	var results []bench.Result
 	for _, t := range targets {
-		if t.echo && (w.name == "drain" || w.name == "flood" || w.name == "idle") {
-			continue // echo has no queue to drain or flood, and no login
+		if !runsAgainst(w, t) {
+			continue
 		}
 		var all []bench.Result
 		for i := range runs {
@@ -164,15 +195,58 @@ func exitCode(results []bench.Result) int {
 	return 0
 }
 
+// serverFlags are the settings achatbench passes to achat serve; 0 is not
+// passed.
+type serverFlags struct {
+	maxQueued, maxQueuedBytes, maxConns int
+	loginTimeout, writeTimeout          time.Duration
+}
+
+// args are the settings as achat serve's flags, after -lenient, so that one
+// set serves every chapter: a chapter logs each one it does not have, and
+// ignores it. Without a setting there is no flag, and no -lenient.
+func (f serverFlags) args() []string {
+	var args []string
+	for _, s := range []struct {
+		name string
+		set  bool
+		v    string
+	}{
+		{"max-queued", f.maxQueued > 0, strconv.Itoa(f.maxQueued)},
+		{"max-queued-bytes", f.maxQueuedBytes > 0, strconv.Itoa(f.maxQueuedBytes)},
+		{"max-conns", f.maxConns > 0, strconv.Itoa(f.maxConns)},
+		{"login-timeout", f.loginTimeout > 0, f.loginTimeout.String()},
+		{"write-timeout", f.writeTimeout > 0, f.writeTimeout.String()},
+	} {
+		if s.set {
+			args = append(args, "-"+s.name, s.v)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return append([]string{"-lenient"}, args...)
+}
+
+// runsAgainst reports whether workload w runs against target t. Echo has
+// no queue to drain or flood, and no login; worst fills chapter limits'
+// bounds, and only that chapter has them all.
+func runsAgainst(w workload, t target) bool {
+	switch w.name {
+	case "drain", "flood", "idle", "silent":
+		return !t.echo
+	case "worst":
+		return t.name == "limits"
+	}
+	return true
+}
+
 // targetsFrom lists the servers the flags name, chapters first.
-func targetsFrom(achat, chapters string, maxQueued int, seed string, echo bool) []target {
+func targetsFrom(achat, chapters string, set serverFlags, seed string, echo bool) []target {
 	var targets []target
 	if achat != "" {
 		for ch := range strings.SplitSeq(chapters, ",") {
-			args := []string{"serve", "-chapter", ch, "-addr", "127.0.0.1:0"}
-			if ch == "slow" && maxQueued > 0 {
-				args = append(args, "-max-queued", strconv.Itoa(maxQueued))
-			}
+			args := append([]string{"serve", "-chapter", ch, "-addr", "127.0.0.1:0"}, set.args()...)
 			targets = append(targets, target{name: ch, start: func() (*bench.Server, error) {
 				return bench.StartLogging(ch, exec.Command(achat, args...))
 			}})
@@ -219,8 +293,9 @@ func serveEcho(addr string) int {
 	return 0
 }
 
-// median is the run with the median rate (for idle, the median memory per
-// connection); a failed run, if any, wins, so that no failure is hidden.
+// median is the run with the median rate (for idle and silent, the median
+// memory per connection; for worst, the median peak); a failed run, if any,
+// wins, so that no failure is hidden.
 func median(runs []bench.Result) bench.Result {
 	for _, r := range runs {
 		if r.Err != nil {
@@ -228,8 +303,11 @@ func median(runs []bench.Result) bench.Result {
 		}
 	}
 	key := func(r bench.Result) float64 {
-		if r.Workload == "idle" {
+		switch r.Workload {
+		case "idle", "silent":
 			return r.ConnRSSKB
+		case "worst":
+			return float64(r.PeakRSSKB)
 		}
 		return r.Rate()
 	}
