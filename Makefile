@@ -6,12 +6,12 @@ CHAPTER ?= limits
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
+.PHONY: help run build seed test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-compare: build ## every scenario against every chapter; fails if a verdict is not CHAPTERS.md's
+compare: build ## every scenario against every chapter (and the seed, if built); fails if a verdict is not CHAPTERS.md's
 	./bin/achat compare -expect CHAPTERS.md
 
 compare-update: build ## run the comparison and write its verdicts into CHAPTERS.md
@@ -23,8 +23,16 @@ run: build ## build and run the server (CHAPTER=limits ADDR=127.0.0.1:8080)
 build: ## build bin/achat
 	$(GO) build -o bin/achat ./cmd/achat
 
-test: lint ## vet, staticcheck, then every test with the race detector
+# The seed, if cargo is there: its column of achat compare is part of the
+# tests. Without cargo, one line says how to get it, and the tests leave it
+# out.
+test: lint ## vet, staticcheck, build the seed if cargo is installed, then every test with the race detector
+	@./scripts/build-seed --if-cargo
 	$(GO) test -race ./...
+
+SEED = seed/target/release/seed
+seed: ## build the seed, the Rust/tokio chapter this project started from (needs cargo)
+	./scripts/build-seed
 
 lint: vet staticcheck ## go vet and staticcheck
 
@@ -55,9 +63,8 @@ fuzz: ## run each fuzz target for FUZZTIME (30s); their seed corpora run in make
 spin: ## model-check the shutdown protocol and its bug variants with Spin
 	$(GO) run ./model/spin/cmd/spinreport
 
-# The seed (Rust/tokio) to compare with: build it once, outside the repo, as
-# docs/performance.md says. Without it, bench runs without the seed column.
-SEED ?= /tmp/seed-tokio/target/release/seed-tokio
+# The seed (Rust/tokio) to compare with, built by make seed. Without it,
+# bench runs without the seed's rows.
 BENCH_SEED = $(if $(wildcard $(SEED)),-seed $(SEED))
 # Another build of achat to measure, e.g. an older commit's (BENCH_ACHAT=/tmp/achat-old).
 BENCH_ACHAT ?= bin/achat
@@ -76,7 +83,7 @@ BENCH_ACHAT ?= bin/achat
 # holds them until the client closes them. worst fills limits to its
 # bounds: 200 clients and the flooder (-max-conns 201), 256 KiB each, and
 # -write-timeout 1m so that no client is dropped before the flood is over.
-bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and the seed, if SEED exists)
+bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and the seed, if built)
 	$(GO) build -o bin/achatbench ./cmd/achatbench
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,disconnect,slow,limits -max-queued 65536 -max-queued-bytes 4194304 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow -max-queued 400000 $(BENCH_SEED) -workloads drain -runs 3

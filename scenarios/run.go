@@ -25,7 +25,20 @@ const DefaultPatience = 10 * time.Second
 // process.
 type Runner struct {
 	Binary   string        // the achat command: each run starts "Binary serve -chapter ..."
+	Seed     string        // the seed's binary, which runs the column "seed"; "" if it is not built
 	Patience time.Duration // 0: DefaultPatience
+}
+
+// program returns how to start chapter's server for a scenario with the
+// given settings.
+func (rn Runner) program(chapter string, set Settings) (program, error) {
+	if chapter != SeedChapter {
+		return chapterProgram(rn.Binary, chapter, set), nil
+	}
+	if rn.Seed == "" {
+		return program{}, errors.New("the seed is not built: make seed")
+	}
+	return seedProgram(rn.Seed), nil
 }
 
 // Result is one cell of the comparison: a scenario run against a chapter.
@@ -47,11 +60,17 @@ type Outcome struct {
 	Figure string
 }
 
-// Run runs sc against a new "achat serve -chapter chapter" process.
+// Run runs sc against a new "achat serve -chapter chapter" process, or a
+// new seed process if chapter is SeedChapter.
 func (rn Runner) Run(sc Scenario, chapter string) Result {
 	start := time.Now()
 	res := Result{Scenario: sc.Name, Chapter: chapter}
-	srv, err := startServer(rn.Binary, chapter, sc.Settings)
+	p, err := rn.program(chapter, sc.Settings)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	srv, err := startServer(p, sc.Settings)
 	if err != nil {
 		res.Err = err
 		return res

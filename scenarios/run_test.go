@@ -377,7 +377,7 @@ func TestTheSettingsReachTheServer(t *testing.T) {
 	t.Parallel()
 	t.Run("the file limit", func(t *testing.T) {
 		t.Parallel()
-		srv, err := startServer(runner.Binary, "shutdown", Settings{FileLimit: 100})
+		srv, err := startServer(chapterProgram(runner.Binary, "shutdown", Settings{FileLimit: 100}), Settings{FileLimit: 100})
 		require.NoError(t, err)
 		defer srv.kill()
 		limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", srv.cmd.Process.Pid))

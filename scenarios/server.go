@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -11,77 +12,113 @@ import (
 	"time"
 )
 
-// server is a running "achat serve": a real process, on a free loopback
-// port, stopped by real signals.
+// server is a running server: "achat serve", or the seed. A real process,
+// on a free loopback port, stopped by real signals.
 type server struct {
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{} // closed once the process has exited and its log is read
-	exitAt time.Time     // set before exited is closed
+	program program
+	cmd     *exec.Cmd
+	addr    string
+	exited  chan struct{} // closed once the process has exited and its log is read
+	exitAt  time.Time     // set before exited is closed
 
 	logged chan struct{} // a token after each line of log
 	mu     sync.Mutex
-	log    strings.Builder // everything the process wrote to stderr
+	log    strings.Builder // everything the process wrote, stdout and stderr
 	peakKB int64           // the highest VmHWM read, 0 if none could be
 
 	sampled chan struct{} // closed when sample has returned
 }
 
-var listeningAddr = regexp.MustCompile(`msg=listening addr=(\S+)`)
+// program is how to start one column's server, and how to read its log.
+type program struct {
+	name       string         // for errors: "achat serve -chapter shutdown"
+	args       []string       // the binary, then its arguments
+	listening  *regexp.Regexp // the log line that gives the address it listens on
+	signalSeen []string       // what it logs when it takes its first and second SIGINT
+}
 
-// startGuard bounds how long a server may take to say where it listens.
-const startGuard = 10 * time.Second
+// SeedChapter is the column of the seed: the Rust/tokio chapter this
+// project started from (seed/), run as its own binary.
+const SeedChapter = "seed"
 
-// startServer runs "binary serve -chapter chapter -addr 127.0.0.1:0", with
-// the flags of the settings, and waits until it logs its address. The
-// caller must call kill.
-func startServer(binary, chapter string, set Settings) (*server, error) {
-	args := []string{"serve", "-chapter", chapter, "-addr", "127.0.0.1:0"}
+// chapterProgram is "achat serve -chapter chapter" on a free port, with the
+// flags of the settings.
+func chapterProgram(achat, chapter string, set Settings) program {
+	args := []string{achat, "serve", "-chapter", chapter, "-addr", "127.0.0.1:0"}
 	if flags := set.flags(); len(flags) > 0 {
 		// One scenario runs against every chapter: a chapter ignores, and
 		// logs, a setting it does not have.
 		args = append(append(args, "-lenient"), flags...)
 	}
-	s := &server{cmd: command(binary, args, set.FileLimit), exited: make(chan struct{}),
+	return program{name: "achat serve -chapter " + chapter, args: args,
+		listening:  regexp.MustCompile(`msg=listening addr=(\S+)`),
+		signalSeen: []string{`msg="shutting down`, `msg="second signal`}}
+}
+
+// seedProgram is the seed on a free port. It has no settings to take, and
+// one SIGINT is all it hears: tokio's ctrl_c handler stays installed, so a
+// second one neither ends it nor shows in its log.
+func seedProgram(seed string) program {
+	return program{name: "the seed", args: []string{seed, "127.0.0.1:0"},
+		listening:  regexp.MustCompile(`^Listening on (\S+)`),
+		signalSeen: []string{"Shutting down server!"}}
+}
+
+// startGuard bounds how long a server may take to say where it listens.
+const startGuard = 10 * time.Second
+
+// startServer starts the program, with the file limit of the settings, and
+// waits until it logs its address. The caller must call kill.
+func startServer(p program, set Settings) (*server, error) {
+	s := &server{program: p, cmd: command(p.args, set.FileLimit), exited: make(chan struct{}),
 		logged: make(chan struct{}, 1), sampled: make(chan struct{})}
-	stderr, err := s.cmd.StderrPipe()
+	// One pipe for stdout and stderr: the seed prints to both, achat logs
+	// to stderr.
+	out, in, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cmd.Start(); err != nil {
+	s.cmd.Stdout, s.cmd.Stderr = in, in
+	err = s.cmd.Start()
+	in.Close() // the child has its copy: out ends when the child exits
+	if err != nil {
+		out.Close()
 		return nil, err
 	}
 	addr := make(chan string, 1)
-	go s.readLog(bufio.NewScanner(stderr), addr) // ends at the process's exit; closes exited
-	go s.sample()                                // ends at the process's exit; kill waits
+	go s.readLog(out, addr) // ends at the process's exit; closes exited
+	go s.sample()           // ends at the process's exit; kill waits
 	select {
 	case s.addr = <-addr:
 		return s, nil
 	case <-s.exited:
-		return nil, fmt.Errorf("achat serve -chapter %s exited before it listened:\n%s", chapter, s.Log())
+		return nil, fmt.Errorf("%s exited before it listened:\n%s", p.name, s.Log())
 	case <-time.After(startGuard):
 		s.kill()
-		return nil, fmt.Errorf("achat serve -chapter %s did not listen within %v", chapter, startGuard)
+		return nil, fmt.Errorf("%s did not listen within %v", p.name, startGuard)
 	}
 }
 
-// command returns the command that runs binary with args, with its file
-// limit (RLIMIT_NOFILE) set to fileLimit, soft and hard, unless it is 0. A
-// shell sets the limit, then execs binary, which keeps the shell's process:
+// command returns the command that runs args, with its file limit
+// (RLIMIT_NOFILE) set to fileLimit, soft and hard, unless it is 0. A shell
+// sets the limit, then execs the binary, which keeps the shell's process:
 // its pid, its signals and its exit status are the server's. Both limits
 // are set, as Go raises the soft one to the hard one when it starts.
-func command(binary string, args []string, fileLimit int) *exec.Cmd {
+func command(args []string, fileLimit int) *exec.Cmd {
 	if fileLimit == 0 {
-		return exec.Command(binary, args...)
+		return exec.Command(args[0], args[1:]...)
 	}
 	script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, fileLimit)
-	return exec.Command("/bin/sh", append([]string{"-c", script, binary}, args...)...)
+	return exec.Command("/bin/sh", append([]string{"-c", script}, args...)...)
 }
 
 // readLog keeps the log, sends the listening address on addr, and closes
 // exited once the process has exited: Wait must come after the last read
 // of stderr.
-func (s *server) readLog(lines *bufio.Scanner, addr chan<- string) {
+func (s *server) readLog(out *os.File, addr chan<- string) {
+	defer out.Close()
+	lines := bufio.NewScanner(out)
+	lines.Buffer(nil, 1<<20) // a panic's line may be long
 	for lines.Scan() {
 		s.mu.Lock()
 		s.log.WriteString(lines.Text() + "\n")
@@ -90,10 +127,11 @@ func (s *server) readLog(lines *bufio.Scanner, addr chan<- string) {
 		case s.logged <- struct{}{}:
 		default: // a token is there already
 		}
-		if m := listeningAddr.FindStringSubmatch(lines.Text()); m != nil {
+		if m := s.program.listening.FindStringSubmatch(lines.Text()); m != nil {
 			addr <- m[1] // once: the server logs its address once
 		}
 	}
+	io.Copy(io.Discard, out) // if a line was too long to scan: the rest, until the exit
 	s.cmd.Wait()
 	s.exitAt = time.Now()
 	close(s.exited)
@@ -122,18 +160,15 @@ func (s *server) serveFailure() string {
 	return ""
 }
 
-// signalSeen is what achat serve logs when it takes its first and second
-// SIGINT.
-var signalSeen = []string{`msg="shutting down`, `msg="second signal`}
-
 // interrupt sends the n-th SIGINT (n from 1) and waits until the server logs
 // that it took it, or exits: two signals sent at once may reach a process
 // as one. guard bounds the wait.
 func (s *server) interrupt(n int, guard time.Duration) {
-	if s.cmd.Process.Signal(os.Interrupt) != nil || n > len(signalSeen) {
-		return // it has exited, or a third signal kills it: nothing to wait for
+	seen := s.program.signalSeen
+	if s.cmd.Process.Signal(os.Interrupt) != nil || n > len(seen) {
+		return // it has exited, or it logs nothing for this signal: nothing to wait for
 	}
-	s.waitLog(signalSeen[n-1], guard)
+	s.waitLog(seen[n-1], guard)
 }
 
 // waitLog waits until the log contains text, the process exits, or guard

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ type compareOptions struct {
 	chapters, scenarios []string
 	format              string
 	expect              string // a CHAPTERS.md, "" to find one, "none" for no check
+	seed                string // the seed's binary, "" to look for it beside the CHAPTERS.md
 	update, verbose     bool
 	parallel            int
 	patience            time.Duration
@@ -41,12 +43,18 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "achat compare: %v\n", err)
 		return 2
 	}
+	seed, err := seedColumn(table, opts, expectFile, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "achat compare: %v\n", err)
+		return 2
+	}
 	binary, err := serverBinary()
 	if err != nil {
 		fmt.Fprintf(stderr, "achat compare: %v\n", err)
 		return 1
 	}
-	runAll(table, scenarios.Runner{Binary: binary, Patience: opts.patience}, opts.parallel, stderr)
+	runner := scenarios.Runner{Binary: binary, Seed: seed, Patience: opts.patience}
+	runAll(table, runner, opts.parallel, stderr)
 	if opts.update {
 		return updateVerdicts(table, expectFile, stdout, stderr)
 	}
@@ -63,6 +71,8 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareOptions, error) 
 	expect := flags.String("expect", "", `the CHAPTERS.md whose verdicts every cell must match `+
 		`(default: the nearest, from the working directory up; "none": no check)`)
 	update := flags.Bool("update", false, "rewrite the verdicts of the -expect file with this run's")
+	seed := flags.String("seed", "", "the seed's binary, which runs the column seed "+
+		"(default: "+testbinSeedPath+" beside the CHAPTERS.md, if make seed has built it)")
 	verbose := flags.Bool("v", false, "print every check of every cell")
 	parallel := flags.Int("parallel", 8, "how many runs at a time")
 	patience := flags.Duration("patience", scenarios.DefaultPatience,
@@ -84,7 +94,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareOptions, error) 
 	}
 	return compareOptions{
 		chapters: list(*chapterList), scenarios: list(*scenarioList), format: *format,
-		expect: *expect, update: *update, verbose: *verbose,
+		expect: *expect, seed: *seed, update: *update, verbose: *verbose,
 		parallel: *parallel, patience: *patience,
 	}, nil
 }
@@ -115,7 +125,7 @@ func prepareCompare(opts compareOptions) (*scenarios.Table, string, error) {
 	}
 	if len(opts.chapters) > 0 {
 		for _, name := range opts.chapters {
-			if _, err := findChapter(name); err != nil {
+			if _, err := findChapter(name); err != nil && name != scenarios.SeedChapter {
 				return nil, "", err
 			}
 		}
@@ -135,12 +145,41 @@ func prepareCompare(opts compareOptions) (*scenarios.Table, string, error) {
 	return table, file, nil
 }
 
+// chapterNames are the columns of the comparison: the seed, then the
+// chapters in reading order.
 func chapterNames() []string {
-	var names []string
+	names := []string{scenarios.SeedChapter}
 	for _, c := range chapters {
 		names = append(names, c.name)
 	}
 	return names
+}
+
+// testbinSeedPath is where make seed puts the seed's binary, from the
+// repository's root.
+const testbinSeedPath = "seed/target/release/seed"
+
+// seedColumn finds the seed's binary, if the table has its column. If it is
+// not built, the column is left out, with a line on stderr that says how to
+// get it, unless -chapters asked for it by name: that is an error.
+func seedColumn(table *scenarios.Table, opts compareOptions, expectFile string, stderr io.Writer) (string, error) {
+	i := slices.Index(table.Chapters, scenarios.SeedChapter)
+	if i < 0 {
+		return "", nil
+	}
+	seed := opts.seed
+	if seed == "" {
+		seed = filepath.Join(filepath.Dir(expectFile), testbinSeedPath) // expectFile "": the working directory
+	}
+	if _, err := os.Stat(seed); err == nil {
+		return seed, nil
+	} else if opts.seed != "" || len(opts.chapters) > 0 {
+		return "", fmt.Errorf("the seed: %w (make seed builds it; it needs cargo)", err)
+	}
+	table.Chapters = slices.Delete(table.Chapters, i, i+1)
+	fmt.Fprintf(stderr, "achat compare: no seed column: %s is not built "+
+		"(make seed builds it; it needs cargo, see seed/README.md)\n", seed)
+	return "", nil
 }
 
 // findExpectFile returns the file that -expect names, or the CHAPTERS.md of

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"achat/internal/testbin"
 )
 
 // The verdicts committed in CHAPTERS.md are the ones the chapters earn: the
@@ -17,7 +19,10 @@ import (
 // built (without -race: the runs need not be slowed down).
 func TestCompareVerdictsAreCommitted(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the whole comparison takes about half a minute")
+		t.Skip("the whole comparison takes about a minute and a half")
+	}
+	if os.Getenv("CI") != "" {
+		testbin.Seed(t) // CI builds the seed: its column must be in the run
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(binary, "compare", "-expect", "../../CHAPTERS.md")
@@ -106,11 +111,35 @@ func TestCompareRefusesBadFlags(t *testing.T) {
 		{"-chapters nope", `unknown chapter "nope" (have naive, broker, notify, shutdown`},
 		{"-scenarios nope", `no scenario "nope" (have slow-reader, `},
 		{"-expect /no/such/CHAPTERS.md", "no such file"},
+		{"-chapters seed -seed /no/such/seed", "the seed: stat /no/such/seed: no such file or directory (make seed builds it"},
 	} {
 		status, _, stderr := compare(strings.Fields(tc.args)...)
 		assert.Equal(t, 2, status, tc.args)
 		assert.Contains(t, stderr, tc.err, tc.args)
 	}
+}
+
+// Without the seed's binary beside the CHAPTERS.md, its column is left
+// out, and one line says how to get it.
+func TestCompareLeavesOutTheSeedWhenItIsNotBuilt(t *testing.T) {
+	useBuiltAchat(t)
+	status, stdout, stderr := compare("-scenarios", "taken-name", "-expect", verdictsFile(t, ""))
+	assert.Equal(t, 1, status, "the file has no verdicts")
+	assert.Contains(t, stderr, "achat compare: no seed column: ")
+	assert.Contains(t, stderr, "seed/target/release/seed is not built (make seed builds it; it needs cargo")
+	assert.Contains(t, stdout, "scenario    naive ", "the chapters, the seed left out")
+}
+
+// The seed's column: its bug 3 (a client that never logs in hangs Ctrl-C)
+// and its refusal of a taken name, without a word.
+func TestCompareRunsTheSeed(t *testing.T) {
+	useBuiltAchat(t)
+	seed := testbin.Seed(t)
+	status, stdout, _ := compare("-chapters", "seed", "-scenarios", "never-logs-in,taken-name",
+		"-seed", seed, "-expect", "none")
+	assert.Equal(t, 0, status, stdout)
+	assert.Contains(t, stdout, "never-logs-in  FAIL hung > 5s")
+	assert.Contains(t, stdout, "taken-name     FAIL refused silently")
 }
 
 func TestCompareFindsCHAPTERSAbove(t *testing.T) {

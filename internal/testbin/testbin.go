@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -36,4 +37,26 @@ func Main(m *testing.M, binary *string) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// SeedPath is where make seed puts the seed's binary, from the repository's
+// root.
+const SeedPath = "seed/target/release/seed"
+
+// Seed returns the path of the seed's binary, built by make seed. If it is
+// not built, the test is skipped, and failed under CI, which builds it.
+func Seed(t testing.TB) string {
+	t.Helper()
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatalf("finding the module's root: %v", err)
+	}
+	seed := filepath.Join(strings.TrimSpace(string(root)), SeedPath)
+	if _, err := os.Stat(seed); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not built: CI runs make seed before the tests", SeedPath)
+		}
+		t.Skipf("%s is not built: make seed builds it (it needs cargo; see seed/README.md)", SeedPath)
+	}
+	return seed
 }
