@@ -6,9 +6,20 @@ package model
 // less what it had read at the last settle point (it may have read more
 // since, which only makes the count larger than the truth). The count the
 // server reports is only logged.
+//
+// Over connections that buffer (TCP), a line the client has read may still
+// be counted by the server for a moment: a writer takes what it wrote off
+// its count after the write returns, and the harness cannot see when that
+// is. In a bubble, a settle point comes after it; over TCP the model gives
+// the writer until the settle point after the one at which the line was
+// read.
 func (c *checker) checkEviction(cl *client, reported int) {
 	lines, bytes := c.mayHaveQueued(cl)
-	read := c.received[cl.id][:min(c.lastRead[cl.id], len(c.received[cl.id]))]
+	readThen := c.lastRead
+	if !c.cfg.Unbuffered {
+		readThen = c.priorRead
+	}
+	read := c.received[cl.id][:min(readThen[cl.id], len(c.received[cl.id]))]
 	lines -= len(read)
 	for _, line := range read {
 		bytes -= len(line) + 1

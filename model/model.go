@@ -248,6 +248,7 @@ type checker struct {
 	interrupted bool        // Shutdown was called
 	epoch       int         // Settled events so far
 	lastRead    map[int]int // Read of the last Settled
+	priorRead   map[int]int // Read of the Settled before it
 	cover       Covered
 	coverOnly   bool // Cover's replay: no checks
 	violations  []Violation
@@ -261,6 +262,7 @@ func newChecker(history []Event, received map[int][]string, cfg Config) *checker
 		cfg: cfg, history: history, received: received,
 		clients: map[int]*client{}, routes: map[string]int{}, holders: map[string]int{},
 		everHeld: map[string]int{}, messages: map[string]*message{}, lastRead: map[int]int{},
+		priorRead: map[int]int{},
 	}
 }
 
@@ -356,7 +358,7 @@ func (c *checker) replay() {
 				c.settle(ev.Read)
 			}
 			c.open = nil
-			c.lastRead = ev.Read
+			c.priorRead, c.lastRead = c.lastRead, ev.Read
 			c.epoch++
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -152,12 +153,15 @@ func (r *run) recordConnLocked(key any, ev model.Event) {
 }
 
 // knownLocked registers key as client id's, and records the events that
-// came before.
+// came before, each in its place in time: the server's events are judged in
+// the order they happened (a connection that the server accepted before it
+// closed another was held at the same time as that other).
 func (r *run) knownLocked(key any, id int) {
 	r.ids[key] = id
 	for _, ev := range r.early[key] {
 		ev.Conn = id
-		r.history = append(r.history, ev)
+		after := sort.Search(len(r.history), func(i int) bool { return r.history[i].At > ev.At })
+		r.history = slices.Insert(r.history, after, ev)
 	}
 	delete(r.early, key)
 }
