@@ -25,8 +25,8 @@ type Server struct {
 	log   *slog.Logger
 	hooks *chattrace.Hooks
 
-	// shutdown wakes the readers that wait for it when shutdown begins: the
-	// seed's Arc<Notify>.
+	// shutdown reaches the readers registered with it when shutdown begins:
+	// the seed's Arc<Notify>.
 	shutdown   notifier
 	events     chan event     // readers -> broker; closed by Shutdown, after the last reader
 	readers    sync.WaitGroup // one per connection; Add by the accept loop
@@ -97,9 +97,9 @@ func (s *Server) startServing(l net.Listener) error {
 //     (drop(broker_sender): Go needs the WaitGroup to know when that is);
 //  4. wait for the broker (broker.await).
 //
-// BUG: the notification reaches only the readers waiting for it at that
-// instant; a reader that waits for its login line never sees it, so Shutdown
-// can wait forever. BUG: nothing waits for the writers, so the program can
+// BUG: the notification reaches only the readers registered for it at that
+// instant; a reader busy with its lines, or waiting for its login line, is
+// not, so Shutdown can wait forever. BUG: nothing waits for the writers, so the program can
 // exit with messages still queued. Like the seed, it has no deadline: ctx is
 // not used.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -138,13 +138,14 @@ func (s *Server) isShuttingDown() bool {
 	return s.shuttingDown
 }
 
-// notifier wakes the goroutines that are waiting at the instant
-// notifyWaiters is called, and no others, like tokio's
-// Notify::notify_waiters and Go's sync.Cond.Broadcast. A goroutine that
+// notifier reaches the goroutines registered at the instant notifyWaiters
+// is called, whether or not they wait yet, and stores nothing for later:
+// tokio's Notify::notify_waiters, which reaches every Notified future that
+// exists then, polled or not, and keeps no permit. A goroutine that
 // registers later waits for the next notification, which never comes.
 type notifier struct {
 	mu      sync.Mutex
-	waiters map[chan struct{}]struct{} // one per goroutine waiting now
+	waiters map[chan struct{}]struct{} // one per registration not yet withdrawn
 }
 
 // register returns a channel that is closed by the next notifyWaiters, and

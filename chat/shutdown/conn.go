@@ -120,7 +120,9 @@ const lingerTimeout = 500 * time.Millisecond // net/http waits as long (rstAvoid
 // sent: a client that typed a line after its reader stopped would lose the
 // end of what it is owed. So the writer half-closes (the client reads to the
 // end, then EOF), reads and discards until the client closes or
-// lingerTimeout passes, and only then closes. net/http does the same.
+// lingerTimeout passes, and only then closes. (net/http half-closes too,
+// then sleeps 500 ms without reading: reading lets the close come as soon
+// as the client's does.)
 func (s *Server) closeGracefully(conn net.Conn) {
 	if hc, ok := conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
 		conn.SetReadDeadline(time.Now().Add(lingerTimeout))

@@ -37,7 +37,7 @@ type Server struct {
 
 	// ctx is cancelled when shutdown begins. A cancelled context is a state,
 	// not an event: a reader that checks it late still sees it, unlike a
-	// notification that wakes only whoever is waiting at that instant.
+	// notification that reaches only whoever is registered at that instant.
 	ctx        context.Context
 	cancelCtx  context.CancelFunc
 	events     chan event     // readers -> broker; closed by drain, after the last reader

@@ -149,9 +149,11 @@ byte undelivered[NTALKERS]; /* counted by its writer in "undelivered" */
 byte got[NTALKERS];         /* read by its client */
 
 #ifdef NOTIFY_WAITERS
-/* chat/notify: a notifier that wakes only the readers waiting at that
- * instant (tokio's Notify::notify_waiters). waiting[i] says reader i is in
- * its select; woken[i] is the notification it got while there. */
+/* chat/notify: a notifier that reaches only the readers registered at that
+ * instant (tokio's Notify::notify_waiters, which reaches the Notified futures
+ * that exist then). A reader registers as it enters its select and withdraws
+ * as it leaves: waiting[i] says reader i is registered; woken[i] is the
+ * notification it got while it was. */
 bool waiting[NCONNS];
 bool woken[NCONNS];
 #endif
@@ -579,9 +581,9 @@ proctype shutdown() {
 			if
 			:: readerGo[r] && waiting[r] ->
 				woken[r] = true;
-				printf("notify: reader %d is waiting: woken\n", r)
+				printf("notify: reader %d is registered: woken\n", r)
 			:: readerGo[r] && !waiting[r] ->
-				printf("notify: reader %d is not waiting: missed it\n", r)
+				printf("notify: reader %d is not registered: missed it\n", r)
 			:: else
 			fi
 		}

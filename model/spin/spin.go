@@ -96,7 +96,7 @@ var Variants = []Variant{
 	{
 		Name:    "notify-waiters",
 		Defines: []string{"-DNOTIFY_WAITERS"},
-		Bug:     "a notification wakes only the readers waiting at that instant",
+		Bug:     "a notification reaches only the readers registered at that instant",
 		Expect: []Expect{
 			{Mode: Safety, Error: "invalid end state"},
 			{Mode: FairLiveness, Error: "acceptance cycle"},
