@@ -14,8 +14,10 @@ help: ## list the targets
 compare: build ## every scenario against every chapter (and the seed, if built); fails if a verdict is not CHAPTERS.md's
 	./bin/achat compare -expect CHAPTERS.md
 
-compare-update: build ## run the comparison and write its verdicts into CHAPTERS.md
-	./bin/achat compare -expect CHAPTERS.md -update
+# compare-update also keeps the run's table, figures and all, in
+# docs/compare-run.txt: the figures that pages quote come from it.
+compare-update: build ## run the comparison, write its verdicts into CHAPTERS.md and its table into docs/compare-run.txt
+	./bin/achat compare -expect CHAPTERS.md -update > docs/compare-run.txt
 
 run: build ## build and run the server (CHAPTER=limits ADDR=127.0.0.1:8080)
 	./bin/achat serve -chapter $(CHAPTER) -addr $(ADDR)

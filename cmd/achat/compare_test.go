@@ -152,3 +152,46 @@ func TestCompareFindsCHAPTERSAbove(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Empty(t, file)
 }
+
+// The sample table on README's first screen is cut from the run that make
+// compare-update stored in docs/compare-run.txt: every cell of it is that
+// run's, so that its figures are ones a run printed.
+func TestReadmeSampleIsFromTheStoredRun(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	stored, err := os.ReadFile("../../docs/compare-run.txt")
+	require.NoError(t, err)
+	storedRows := map[string]string{} // scenario -> its row
+	for _, row := range strings.Split(string(stored), "\n") {
+		if fields := strings.Fields(row); len(fields) > 0 {
+			storedRows[fields[0]] = row
+		}
+	}
+	_, after, found := strings.Cut(string(readme), "(docs/compare-run.txt)):\n\n```\n")
+	require.True(t, found, "README's sample table, after a mention of docs/compare-run.txt")
+	sample, _, _ := strings.Cut(after, "```")
+	rows := strings.Split(strings.TrimSpace(sample), "\n")
+	require.Greater(t, len(rows), 1)
+	for _, row := range rows[1:] { // the first is the header
+		cells := splitCells(row)
+		storedRow, ok := storedRows[cells[0]]
+		if !assert.True(t, ok, "scenario %q is not in docs/compare-run.txt", cells[0]) {
+			continue
+		}
+		for _, cell := range cells[1:] {
+			assert.Contains(t, storedRow, cell, "README's cell for %s", cells[0])
+		}
+	}
+}
+
+// splitCells splits a row of compare's text table at runs of two spaces or
+// more: a cell itself holds single spaces only.
+func splitCells(row string) []string {
+	var cells []string
+	for _, cell := range strings.Split(row, "  ") {
+		if cell = strings.TrimSpace(cell); cell != "" {
+			cells = append(cells, cell)
+		}
+	}
+	return cells
+}
