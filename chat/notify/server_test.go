@@ -27,6 +27,7 @@ func TestShutdownWaitsForAClientThatNeverLogsIn(t *testing.T) {
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(l) }() // ends once Shutdown begins
 		silent := chattest.DialPipe(t, l)
+		synctest.Wait() // Serve has accepted it, and its reader waits for a name
 
 		shutdownDone := make(chan error, 1)
 		go func() { shutdownDone <- srv.Shutdown(context.Background()) }() // ends after silent leaves
