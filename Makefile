@@ -6,7 +6,7 @@ CHAPTER ?= limits
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build seed test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
+.PHONY: help run build seed measure test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -94,6 +94,11 @@ bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and th
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter slow,limits -max-conns 2000 -login-timeout 2s -workloads silent -silent-clients 2000 -runs 1
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter limits -max-conns 201 -max-queued-bytes 262144 -write-timeout 1m -workloads worst -worst-clients 200 -runs 3
 	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/ ./chat/shutdown/
+
+# The figures of CHAPTERS.md's "Measured" table: the drain tests of the
+# built binary, their log lines kept in docs/sigint-run.txt.
+measure: ## run the SIGINT drain tests of the built binary and store their figures in docs/sigint-run.txt
+	$(GO) test -count=1 -v -run 'SIGINT' ./cmd/achat | grep -E '^(=== RUN|--- |    sigint_test.go)' > docs/sigint-run.txt
 
 docs: ## rewrite the code excerpts and stored outputs in docs/ from the code
 	$(GO) test -count=1 ./internal/doccheck -update -outputs
