@@ -7,9 +7,9 @@ import (
 	"achat/chat/protocol"
 )
 
-// read is a connection's reader: it reads the login line, then one message per
-// line, and writes each message straight into its recipients' connections.
-// It stops at the end of the input.
+// read is a connection's reader: it reads the login line, then every message
+// line that has arrived, and writes each message straight into its
+// recipients' connections. It stops at the end of the input.
 func (s *Server) read(conn net.Conn) {
 	lines := protocol.NewScanner(conn)
 	name, ok := s.readLogin(lines)
@@ -18,14 +18,11 @@ func (s *Server) read(conn net.Conn) {
 		return
 	}
 	s.hooks.ReportLoggedIn(conn, name)
-	for lines.Scan() {
-		msg, err := protocol.ParseMessage(lines.Text())
-		if err != nil {
-			continue // the tutorial skips bad lines; so do the chapters before disconnect
-		}
-		s.hooks.ReportAccepted(conn, name, msg)
-		s.deliver(name, msg)
-		s.hooks.ReportRouted(name, msg)
+	// A batch is every complete line that had arrived when the reader looked
+	// (128 at most): one read, many lines. The chapters after this one hand a
+	// batch to their broker in one event; here it changes nothing but speed.
+	for lines.ScanBatch() {
+		s.accept(conn, name, lines.Batch())
 	}
 }
 
@@ -39,6 +36,20 @@ func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
 		return "", false
 	}
 	return name, true
+}
+
+// accept delivers the messages of a batch of lines, one at a time; other
+// lines are skipped.
+func (s *Server) accept(conn net.Conn, name string, batch []string) {
+	for _, line := range batch {
+		msg, err := protocol.ParseMessage(line)
+		if err != nil {
+			continue // the tutorial skips bad lines; so do the chapters before disconnect
+		}
+		s.hooks.ReportAccepted(conn, name, msg)
+		s.deliver(name, msg)
+		s.hooks.ReportRouted(name, msg)
+	}
 }
 
 // login adds conn under name, unless the name is taken.
