@@ -3,9 +3,9 @@
 //
 //	go build -o bin/achat ./cmd/achat
 //	go run ./cmd/achatbench -achat bin/achat -chapter broker,shutdown \
-//		-seed /tmp/seed-tokio/target/release/seed-tokio -echo -workloads pairs,fanout
+//		-seed seed/target/release/seed -echo -workloads pairs,fanout
 //	go run ./cmd/achatbench -achat bin/achat -chapter shutdown \
-//		-seed /tmp/seed-tokio/target/release/seed-tokio -workloads idle
+//		-seed seed/target/release/seed -workloads idle
 //	go run ./cmd/achatbench -achat bin/achat -chapter slow,limits \
 //		-max-conns 2000 -login-timeout 2s -workloads silent
 //	go run ./cmd/achatbench -achat bin/achat -chapter limits \
