@@ -41,6 +41,10 @@ type program struct {
 // project started from (seed/), run as its own binary.
 const SeedChapter = "seed"
 
+// SeedBinary is where make seed puts the seed's binary, from the
+// repository's root.
+const SeedBinary = "seed/target/release/seed"
+
 // chapterProgram is "achat serve -chapter chapter" on a free port, with the
 // flags of the settings.
 func chapterProgram(achat, chapter string, set Settings) program {

@@ -72,7 +72,7 @@ func parseCompareFlags(args []string, stderr io.Writer) (compareOptions, error) 
 		`(default: the nearest, from the working directory up; "none": no check)`)
 	update := flags.Bool("update", false, "rewrite the verdicts of the -expect file with this run's")
 	seed := flags.String("seed", "", "the seed's binary, which runs the column seed "+
-		"(default: "+testbinSeedPath+" beside the CHAPTERS.md, if make seed has built it)")
+		"(default: "+scenarios.SeedBinary+" beside the CHAPTERS.md, if make seed has built it)")
 	verbose := flags.Bool("v", false, "print every check of every cell")
 	parallel := flags.Int("parallel", 8, "how many runs at a time")
 	patience := flags.Duration("patience", scenarios.DefaultPatience,
@@ -155,10 +155,6 @@ func chapterNames() []string {
 	return names
 }
 
-// testbinSeedPath is where make seed puts the seed's binary, from the
-// repository's root.
-const testbinSeedPath = "seed/target/release/seed"
-
 // seedColumn finds the seed's binary, if the table has its column. If it is
 // not built, the column is left out, with a line on stderr that says how to
 // get it, unless -chapters asked for it by name: that is an error.
@@ -169,7 +165,7 @@ func seedColumn(table *scenarios.Table, opts compareOptions, expectFile string, 
 	}
 	seed := opts.seed
 	if seed == "" {
-		seed = filepath.Join(filepath.Dir(expectFile), testbinSeedPath) // expectFile "": the working directory
+		seed = filepath.Join(filepath.Dir(expectFile), scenarios.SeedBinary) // expectFile "": the working directory
 	}
 	if _, err := os.Stat(seed); err == nil {
 		return seed, nil

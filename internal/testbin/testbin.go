@@ -40,7 +40,8 @@ func Main(m *testing.M, binary *string) {
 }
 
 // SeedPath is where make seed puts the seed's binary, from the repository's
-// root.
+// root: scenarios.SeedBinary, which this package cannot import (the tests of
+// package scenarios import this one).
 const SeedPath = "seed/target/release/seed"
 
 // Seed returns the path of the seed's binary, built by make seed. If it is
