@@ -30,17 +30,17 @@ func (r *run) finish(endRaces bool) []model.Violation {
 	r.readAgain(false)
 	err, returned := r.waitShutdown()
 	if !returned {
-		r.say("Shutdown has not returned %v after Ctrl-C", r.opts.Bound)
+		r.sayEnd("Shutdown has not returned %v after Ctrl-C", r.opts.Bound)
 		return []model.Violation{{Property: Termination, Detail: r.opts.Bound.String()}}
 	}
 	var violations []model.Violation
 	if err != nil {
-		r.say("Shutdown returned: %v", err)
+		r.sayEnd("Shutdown returned: %v", err)
 		if !r.anyForGood() {
 			violations = append(violations, model.Violation{Property: Drain, Detail: err.Error()})
 		}
 	} else {
-		r.say("Shutdown returned")
+		r.sayEnd("Shutdown returned")
 	}
 	r.readAgain(true) // what a client that stopped for good can still read is excused, not checked
 	open := r.drainClients()
@@ -62,6 +62,17 @@ func (r *run) finish(endRaces bool) []model.Violation {
 	}
 	r.covered = model.Cover(r.history, received)
 	return append(violations, model.Check(r.history, received, reading, r.modelConfig())...)
+}
+
+// sayEnd tells how Shutdown ended, and marks the end of the trace (see
+// writeTrace): what the history records after it is cleanup, whose events
+// come in no fixed order.
+func (r *run) sayEnd(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.end = fmt.Sprintf(format, args...)
+	r.endAt = len(r.history)
+	r.story = append(r.story, r.end)
 }
 
 // anyForGood reports whether a client stopped reading for good: only it

@@ -162,7 +162,7 @@ func property(t *testing.T, newServer NewServer, opts Options, counted *tally) f
 	steps := scheduleGen(opts)
 	return func(rt *rapid.T) {
 		schedule := steps.Draw(rt, "schedule")
-		story, violations, covered, history := runSchedule(t, newServer, opts, schedule)
+		story, violations, covered, tr := runSchedule(t, newServer, opts, schedule)
 		counted.add(covered)
 		if opts.focus == "" {
 			violations = slices.DeleteFunc(violations, func(v model.Violation) bool {
@@ -180,8 +180,16 @@ func property(t *testing.T, newServer NewServer, opts Options, counted *tally) f
 		}
 		rt.Logf("the schedule, over %v:\n  %s", opts.Transport, strings.Join(story, "\n  "))
 		if os.Getenv("CHATTEST_HISTORY") != "" {
-			for _, ev := range history {
+			for _, ev := range tr.history {
 				fmt.Fprintf(os.Stderr, "%v\n", ev)
+			}
+		}
+		// The docs draw each stored counterexample as a sequence diagram
+		// (internal/doccheck): CHATTEST_TRACE names the file that gets its
+		// trace, as JSON lines (see trace.go).
+		if path := os.Getenv("CHATTEST_TRACE"); path != "" {
+			if err := writeTrace(path, tr); err != nil {
+				fmt.Fprintf(os.Stderr, "CHATTEST_TRACE: %v\n", err) // not rt's: rapid shrinks on a fixed text
 			}
 		}
 		if os.Getenv("CHATTEST_SHOW") != "" {
@@ -218,7 +226,7 @@ func breaks(violations []model.Violation, p model.Property) bool {
 
 // runSchedule runs one schedule against a new server, in a bubble of its own
 // for the Pipe transport, and returns its story and what it broke.
-func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation, covered model.Covered, history []model.Event) {
+func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (story []string, violations []model.Violation, covered model.Covered, tr trace) {
 	finished := false
 	body := func() {
 		r := newRun(opts, newServer)
@@ -236,12 +244,12 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 		violations = r.finish(s.EndRaces)
 		r.cleanup()
 		r.mu.Lock() // a goroutine the server leaked may still record
-		story, covered, history, finished = slices.Clone(r.story), r.covered, slices.Clone(r.history), true
+		story, covered, tr, finished = slices.Clone(r.story), r.covered, r.traceLocked(), true
 		r.mu.Unlock()
 	}
 	if opts.Transport == TCP {
 		body()
-		return story, violations, covered, history
+		return story, violations, covered, tr
 	}
 	defer func() {
 		p := recover()
@@ -258,7 +266,7 @@ func runSchedule(t *testing.T, newServer NewServer, opts Options, s schedule) (s
 		}
 	}()
 	synctest.Test(t, func(*testing.T) { body() })
-	return story, violations, covered, history
+	return story, violations, covered, tr
 }
 
 // ExpectCounterexample runs CheckProperties where a property must break: the

@@ -75,6 +75,8 @@ type run struct {
 	sleepers  atomic.Int32   // slow readers pausing between two reads
 	unsettled bool           // a settle point over TCP timed out: the schedule fails
 	covered   model.Covered  // what the schedule reached, for the coverage count
+	end       string         // how Shutdown ended, as the story says it (see sayEnd)
+	endAt     int            // len(history) then: the end of the trace
 }
 
 func newRun(opts Options, newServer NewServer) *run {

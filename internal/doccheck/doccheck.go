@@ -7,6 +7,7 @@
 //	<!-- code: chat/shutdown/server.go lines 10-20 -->
 //	<!-- output: diff broker notify server.go Shutdown -->
 //	<!-- output: counterexample notify TestBugShutdownDoesNotWaitForWriters -->
+//	<!-- output: sequence notify TestBugShutdownDoesNotWaitForWriters -->
 //
 // "code" quotes a declaration of a Go file (a func, a method, a type, a var or
 // a const, with its doc comment) or a range of its lines. "output" quotes what

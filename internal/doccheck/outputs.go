@@ -28,6 +28,11 @@ var Outputs = map[string]Output{
 	// `go test -count=1 -v -run '^TEST$' ./chat/CHAPTER` prints, from "the
 	// schedule" to the end of the test's log, without rapid's seed.
 	"counterexample": counterexample,
+	// sequence CHAPTER TEST: the same counterexample drawn as a mermaid
+	// sequence diagram (see Sequence), from the trace that chattest writes
+	// when it replays the draw that counterexample stored. Its block is a
+	// ```mermaid one, which GitHub draws.
+	"sequence": sequence,
 	// spin-stories: the counterexamples that `go run
 	// ./model/spin/cmd/spinreport` tells after its table, which are the
 	// same on every run (pan's search is deterministic; its table's times
@@ -132,34 +137,56 @@ func counterexample(root string, args []string, fresh bool) (string, error) {
 	if len(args) != 2 {
 		return "", fmt.Errorf("want: counterexample CHAPTER TEST")
 	}
-	stored := filepath.Join(root, "docs", "counterexamples", storedName(args[0], args[1]))
-	env := []string{"RAPID_NOFAILFILE=false"} // rapid writes the shrunk draw: kept below
 	if !fresh {
-		if _, err := os.Stat(stored); err != nil {
-			return "", fmt.Errorf("no stored draw to replay (make docs stores one): %v", err)
-		}
-		env = []string{"RAPID_FAILFILE=" + stored, "RAPID_NOFAILFILE=true"}
-	}
-	out, err := runEnv(root, env, "go", "test", "-count=1", "-v", "-run", "^"+args[1]+"$", "./chat/"+args[0])
-	pkgDir := filepath.Join(root, "chat", args[0])
-	switch {
-	case err != nil && fresh:
-		removeFailFiles(failFiles(pkgDir, out)) // rapid would replay them on every later run
-		return "", err
-	case err != nil:
-		return "", err
-	case fresh:
-		if err := keepFailFile(pkgDir, out, stored); err != nil {
+		out, err := replay(root, args[0], args[1])
+		if err != nil {
 			return "", err
 		}
-	case !replayed(out, stored):
+		return story(out, args[1])
+	}
+	// rapid writes the shrunk draw: kept below.
+	out, err := runTest(root, []string{"RAPID_NOFAILFILE=false"}, args[0], args[1])
+	pkgDir := filepath.Join(root, "chat", args[0])
+	if err != nil {
+		removeFailFiles(failFiles(pkgDir, out)) // rapid would replay them on every later run
+		return "", err
+	}
+	if err := keepFailFile(pkgDir, out, storedDraw(root, args[0], args[1])); err != nil {
+		return "", err
+	}
+	return story(out, args[1])
+}
+
+// replay runs a chapter's test on its stored draw, with env added, and
+// returns the test's output. It fails unless rapid replayed the draw.
+func replay(root, chapter, test string, env ...string) (string, error) {
+	stored := storedDraw(root, chapter, test)
+	if _, err := os.Stat(stored); err != nil {
+		return "", fmt.Errorf("no stored draw to replay (make docs stores one): %v", err)
+	}
+	env = append(env, "RAPID_FAILFILE="+stored, "RAPID_NOFAILFILE=true")
+	out, err := runTest(root, env, chapter, test)
+	if err != nil {
+		return "", err
+	}
+	if !replayed(out, stored) {
 		// rapid ignored the file (another rapid version, or the draw no
 		// longer fails) and searched anew: what it found is not the story
 		// stored, even if it happens to read the same.
 		return "", fmt.Errorf("the stored draw %s did not replay; make docs searches anew and stores a new one:\n%s",
 			filepath.Base(stored), out)
 	}
-	return story(out, args[1])
+	return out, nil
+}
+
+// runTest runs one test of a chapter, verbose, with env added.
+func runTest(root string, env []string, chapter, test string) (string, error) {
+	return runEnv(root, env, "go", "test", "-count=1", "-v", "-run", "^"+test+"$", "./chat/"+chapter)
+}
+
+// storedDraw is the path of the fail file that holds a test's draw.
+func storedDraw(root, chapter, test string) string {
+	return filepath.Join(root, "docs", "counterexamples", storedName(chapter, test))
 }
 
 // replayed reports whether rapid's report in out is the replay of the fail
