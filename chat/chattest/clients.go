@@ -317,13 +317,10 @@ func (r *run) disconnect(c *client) {
 }
 
 // endPartialLocked: the start of a line that SendsPart began, and that the
-// client never ended, is its last line when its input ends. It holds no
-// colon (see sendPart), so it is a bad line, never a message.
+// client never ended, is not a line when its input ends: the server drops
+// it (see protocol.Scanner), and the client sent no line.
 func (r *run) endPartialLocked(c *client) {
-	if c.partial != "" {
-		r.sentLocked(c, c.partial[:c.cut])
-		c.partial = ""
-	}
+	c.partial = ""
 }
 
 // closeOutbox ends c's writeLoop, once: when c leaves, or at cleanup.

@@ -18,10 +18,12 @@ import (
 // return false and Err returns bufio.ErrTooLong, and the scanner has buffered
 // no more than MaxLineBytes+2 bytes of that line.
 //
-// A last line without a newline is a line at the end of the input, but not
-// when a read error cut it short. bufio.ScanLines cannot tell the two apart:
-// a read deadline that stops a reader (at shutdown) would turn a half-typed
-// "alice: hel" into a message. So the scanner stops with the error instead.
+// A line ends with a newline. What follows the last newline when the input
+// ends is not a line, and is dropped: a client that dies in the middle of a
+// write leaves the start of a line, and bufio.ScanLines would turn a
+// half-sent "alice: hel" into a message. When a read error cuts the input
+// short (a read deadline that stops a reader at shutdown), the scanner stops
+// with the error.
 type Scanner struct {
 	lines *bufio.Scanner
 	reads *lastError
@@ -95,16 +97,16 @@ func (s *Scanner) Err() error { return s.lines.Err() }
 func (s *Scanner) split(data []byte, atEOF bool) (int, []byte, error) {
 	cutShort := atEOF && len(data) > 0 && bytes.IndexByte(data, '\n') < 0
 	if cutShort && s.reads.err != nil && !errors.Is(s.reads.err, io.EOF) {
-		return 0, nil, s.reads.err
+		return 0, nil, s.reads.err // the half line is not a line
+	}
+	if cutShort {
+		return len(data), nil, nil // nor at the end of the input: dropped
 	}
 	if !s.batch {
 		return bufio.ScanLines(data, atEOF)
 	}
 	if end := batchEnd(data); end > 0 {
 		return end, data[:end], nil // the complete lines, MaxBatchLines at most
-	}
-	if cutShort {
-		return len(data), data, nil // the last line, at the end of the input
 	}
 	return 0, nil, nil // no complete line yet: read more
 }
