@@ -227,10 +227,11 @@ func heapOf(build func() any) int64 {
 // for each term of WorstCase that can be measured, at its worst, and checks
 // that the term holds it.
 func TestWorstCaseTerms(t *testing.T) {
-	// A scanner that has buffered the first 65,537 bytes of a line.
-	unfinished := strings.NewReader(strings.Repeat("x", protocol.MaxLineBytes+1))
+	// A scanner that has buffered a whole line of MaxLineBytes and its
+	// "\r\n": the most it buffers.
+	whole := strings.NewReader(strings.Repeat("x", protocol.MaxLineBytes) + "\r\n")
 	scanner := heapOf(func() any {
-		lines := protocol.NewScanner(unfinished)
+		lines := protocol.NewScanner(whole)
 		require.True(t, lines.Scan())
 		return lines
 	})
