@@ -58,12 +58,14 @@ func (c *checker) checkLogin(cl *client, got []string) {
 
 // checkTakenIn: every message line that a logged-in client sent has been
 // accepted. An evicted client's reader stops where it is (the Eviction
-// property says when that is fair), and what a client that disconnected
-// sent last may never have arrived. Its bad lines have been read too, and
-// their answers are owed, if it reads: then the harness waits for the
-// answers to settle over TCP, and only then can it know.
+// property says when that is fair), what a client that disconnected sent
+// last may never have arrived, and what a client sends after the server
+// closed its connection (at a write timeout: the Timeouts property says when
+// that is fair) goes nowhere. Its bad lines have been read too, and their
+// answers are owed, if it reads: then the harness waits for the answers to
+// settle over TCP, and only then can it know.
 func (c *checker) checkTakenIn(cl *client) {
-	if !cl.loggedIn || cl.evicted || cl.dropped || cl.disconnected || cl.held {
+	if !cl.loggedIn || cl.evicted || cl.dropped || cl.disconnected || cl.closed || cl.held {
 		return
 	}
 	if len(cl.pending) > 0 && !cl.stalled {
