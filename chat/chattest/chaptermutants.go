@@ -84,6 +84,9 @@ var ChapterMutants = []Mutant{
 		Edits: []Edit{Replace("conn.go", "\t\ts.accept(conn, id, name, lines.Batch())\n",
 			"\t\tbatch := lines.Batch()\n\t\ts.accept(conn, id, name, batch[:max(1, len(batch)-1)])\n")},
 		Want: model.Progress,
+		// The next batch's first line is accepted where the dropped one
+		// was owed: accepted out of the order it was sent.
+		Also: []model.Property{model.Acceptance},
 	},
 	{
 		// The newest login under a name wins: the broker drops the peer that
