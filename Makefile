@@ -44,8 +44,8 @@ vet:
 staticcheck: ## staticcheck, pinned by the tool line in go.mod
 	$(GO) tool staticcheck ./...
 
-diff: ## diff two chapters' code, package lines made equal (FROM=broker TO=shutdown)
-	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make diff FROM=broker TO=shutdown"; exit 2; }
+diff: ## diff two chapters' code, package lines made equal (FROM=drain TO=shutdown)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make diff FROM=drain TO=shutdown"; exit 2; }
 	@./scripts/chapter-diff $(FROM) $(TO)
 
 SOAK ?= 20000
@@ -72,7 +72,7 @@ BENCH_SEED = $(if $(wildcard $(SEED)),-seed $(SEED))
 BENCH_ACHAT ?= bin/achat
 # slow runs pairs and fanout with room for a whole burst (-max-queued 65536):
 # with its default bound it disconnects a client that reads, but not as fast
-# as its partner sends (docs/06-slow.md), and there would be no rate to show.
+# as its partner sends (docs/07-slow.md), and there would be no rate to show.
 # limits gets the same 65,536 lines, and -max-queued-bytes 4194304: its
 # default 256 KiB would disconnect that client first (65,536 lines of pairs
 # and fanout, about 33 bytes each, are 2.1 MB), so the line bound is the

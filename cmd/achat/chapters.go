@@ -12,6 +12,7 @@ import (
 
 	"achat/chat/broker"
 	"achat/chat/disconnect"
+	"achat/chat/drain"
 	"achat/chat/limits"
 	"achat/chat/naive"
 	"achat/chat/notify"
@@ -55,7 +56,10 @@ var chapters = []chapter{
 	{"notify", "the seed's clean shutdown, translated literally: loses messages, can hang",
 		func(s settings) server { return notify.New(notify.Config{Logger: s.logger}) },
 		notify.ErrServerClosed, nil},
-	{"shutdown", "clean shutdown: Ctrl-C delivers every accepted message, then exits",
+	{"drain", "clean shutdown: Ctrl-C delivers every accepted message, however long it takes",
+		func(s settings) server { return drain.New(drain.Config{Logger: s.logger}) },
+		drain.ErrServerClosed, nil},
+	{"shutdown", "the drain has a deadline: Ctrl-C ends in time, whatever clients do",
 		func(s settings) server { return shutdown.New(shutdown.Config{Logger: s.logger}) },
 		shutdown.ErrServerClosed, nil},
 	{"disconnect", "leaving frees the name at once; every mistake gets an error line",

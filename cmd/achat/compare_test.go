@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -108,7 +110,7 @@ func TestCompareRefusesBadFlags(t *testing.T) {
 		{"-format xml", `-format "xml": expected text or markdown`},
 		{"-parallel 0", "-parallel 0: expected 1 or more"},
 		{"-patience 0s", "-patience 0s: expected more than 0"},
-		{"-chapters nope", `unknown chapter "nope" (have naive, broker, notify, shutdown`},
+		{"-chapters nope", `unknown chapter "nope" (have naive, broker, notify, drain, shutdown`},
 		{"-scenarios nope", `no scenario "nope" (have slow-reader, `},
 		{"-expect /no/such/CHAPTERS.md", "no such file"},
 		{"-chapters seed -seed /no/such/seed", "the seed: stat /no/such/seed: no such file or directory (make seed builds it"},
@@ -194,4 +196,54 @@ func splitCells(row string) []string {
 		}
 	}
 	return cells
+}
+
+// CHAPTERS.md's "Measured" table copies its figures from the SIGINT run
+// stored in docs/sigint-run.txt (make measure): each row's counts and times
+// must be that run's, for its chapter, in the order the run logged them.
+func TestMeasuredTableIsFromTheStoredRun(t *testing.T) {
+	chapters, err := os.ReadFile("../../CHAPTERS.md")
+	require.NoError(t, err)
+	stored, err := os.ReadFile("../../docs/sigint-run.txt")
+	require.NoError(t, err)
+	runs := map[string][]string{} // chapter -> the figures of its runs, in order
+	figures := regexp.MustCompile(`-chapter (\S+) .*?, (\d+) delivered, .*, (\d+)ms after SIGINT`)
+	for _, line := range strings.Split(string(stored), "\n") {
+		if m := figures.FindStringSubmatch(line); m != nil {
+			delivered, _ := strconv.Atoi(m[2])
+			runs[m[1]] = append(runs[m[1]], commas(delivered), m[3]+" ms")
+		}
+	}
+	_, table, found := strings.Cut(string(chapters), "| chapter | delivered of 300,000 | exit |\n|---|---|---|\n")
+	require.True(t, found, "CHAPTERS.md's Measured table")
+	table, _, _ = strings.Cut(table, "\n\n")
+	rows := strings.Split(table, "\n")
+	require.NotEmpty(t, rows)
+	for _, row := range rows {
+		name := strings.Trim(strings.TrimSpace(strings.Split(row, "|")[1]), "`")
+		want, ok := runs[name]
+		if !assert.True(t, ok, "no run of chapter %s in docs/sigint-run.txt", name) {
+			continue
+		}
+		rest := row
+		for _, figure := range want[:2] { // the first run's count, then its time
+			i := strings.Index(rest, figure)
+			if !assert.GreaterOrEqual(t, i, 0, "%s's row lacks %q, from the stored run:\n%s", name, figure, row) {
+				break
+			}
+			rest = rest[i+len(figure):]
+		}
+		for i := 3; i < len(want); i += 2 { // a later run's time
+			assert.Contains(t, rest, want[i], "%s's row, from the stored run", name)
+		}
+	}
+}
+
+// commas writes n with a comma every three digits, as the pages do.
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
