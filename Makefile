@@ -60,7 +60,7 @@ FUZZTIME ?= 30s
 # often minimizes an input that only seemed new: 5s, not the default 60s.
 fuzz: ## run each fuzz target for FUZZTIME (30s); their seed corpora run in make test
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./chat/protocol
-	$(GO) test -run '^$$' -fuzz '^FuzzConnection$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./chat/disconnect
+	$(GO) test -run '^$$' -fuzz '^FuzzConnection$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./chat/replies
 
 spin: ## model-check the shutdown protocol and its bug variants with Spin
 	$(GO) run ./model/spin/cmd/spinreport
@@ -72,7 +72,7 @@ BENCH_SEED = $(if $(wildcard $(SEED)),-seed $(SEED))
 BENCH_ACHAT ?= bin/achat
 # slow runs pairs and fanout with room for a whole burst (-max-queued 65536):
 # with its default bound it disconnects a client that reads, but not as fast
-# as its partner sends (docs/07-slow.md), and there would be no rate to show.
+# as its partner sends (docs/08-slow.md), and there would be no rate to show.
 # limits gets the same 65,536 lines, and -max-queued-bytes 4194304: its
 # default 256 KiB would disconnect that client first (65,536 lines of pairs
 # and fanout, about 33 bytes each, are 2.1 MB), so the line bound is the
@@ -87,10 +87,10 @@ BENCH_ACHAT ?= bin/achat
 # -write-timeout 1m so that no client is dropped before the flood is over.
 bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and the seed, if built)
 	$(GO) build -o bin/achatbench ./cmd/achatbench
-	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,disconnect,slow,limits -max-queued 65536 -max-queued-bytes 4194304 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
-	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow -max-queued 400000 $(BENCH_SEED) -workloads drain -runs 3
-	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow $(BENCH_SEED) -workloads flood -runs 3
-	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,disconnect,slow $(BENCH_SEED) -workloads idle -runs 1
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,replies,slow,limits -max-queued 65536 -max-queued-bytes 4194304 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,replies,slow -max-queued 400000 $(BENCH_SEED) -workloads drain -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,replies,slow $(BENCH_SEED) -workloads flood -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,replies,slow $(BENCH_SEED) -workloads idle -runs 1
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter slow,limits -max-conns 2000 -login-timeout 2s -workloads silent -silent-clients 2000 -runs 1
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter limits -max-conns 201 -max-queued-bytes 262144 -write-timeout 1m -workloads worst -worst-clients 200 -runs 3
 	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/ ./chat/shutdown/

@@ -402,7 +402,7 @@ expect the server logs "flags=\"[login-timeout max-conns]\""  # pass logged …
 // server's limit (64 KiB) is refused.
 func TestMessagesOfNBytes(t *testing.T) {
 	t.Parallel()
-	checkOutcomes(t, "disconnect", `
+	checkOutcomes(t, "replies", `
 alice logs in
 bob logs in
 alice sends 2 messages of 60,000 bytes to alice, bob, 1 at a time

@@ -3,9 +3,10 @@ package chattest
 import "achat/model"
 
 // ChapterMutants break, each in one small way, the code that every chapter
-// from disconnect on shares (conn.go's reader, broker.go's broker, and the
+// from replies on shares (conn.go's reader, broker.go's broker, and the
 // packages protocol and queue), as a reader might when they write it
-// themselves. Each chapter's TestMutantsAreCaught runs them, and its own.
+// themselves. The TestMutantsAreCaught of chapters replies and limits runs
+// them (chapter slow's code is theirs here), with LeavingMutants in limits.
 var ChapterMutants = []Mutant{
 	{
 		// Two ways out of the map, and the broker trusts the name: a refused
@@ -20,38 +21,8 @@ var ChapterMutants = []Mutant{
 		Also: []model.Property{model.Errors, model.Login},
 	},
 	{
-		// The reader closes the connection when its client leaves: what was
-		// queued for the client is never written.
-		Name: "the connection closed when the reader ends",
-		Edits: []Edit{
-			Replace("conn.go", "\ts.events <- leaveEvent{id: id, name: name}\n}",
-				"\ts.closeConn(conn)\n\ts.events <- leaveEvent{id: id, name: name}\n}"),
-		},
-		Want: model.Delivery,
-		Also: []model.Property{model.Timeouts}, // chapter limits: a client dropped before its clock ran out
-		Run:  "^TestProperties$/^leaving$",
-	},
-	{
-		// The reader forgets to say that its client left: the name is never
-		// freed.
-		Name:  "a name never freed",
-		Edits: []Edit{Replace("conn.go", "\ts.events <- leaveEvent{id: id, name: name}\n}", "}")},
-		Want:  model.Login,
-	},
-	{
-		// The broker forgets to remove the peer that left (but says it did):
-		// its name stays taken, and what others send to it is queued for a
-		// client that is gone, with no error line.
-		Name: "a peer kept after it left",
-		Edits: []Edit{Replace("broker.go",
-			"\tdelete(peers, ev.name)\n\tp.queue.Close() // the broker's last push to this queue: the writer may finish\n",
-			"")},
-		Want: model.Login,
-		Also: []model.Property{model.Spurious, model.Errors},
-	},
-	{
 		// The reader does not wait for the broker's verdict on its name, and
-		// the broker closes a refused connection, as in chapter shutdown.
+		// the broker closes a refused connection, as in chapter disconnect.
 		Name: "a login not waited for",
 		Edits: []Edit{
 			Replace("conn.go", "\treturn <-verdict\n", "\treturn nil\n"),
@@ -120,5 +91,41 @@ var ChapterMutants = []Mutant{
 			"return len(data), data, nil")},
 		Want: model.Errors,
 		Also: []model.Property{model.Acceptance},
+	},
+}
+
+// LeavingMutants break what chapter disconnect adds, the way a client
+// leaves, in code that every chapter from disconnect on shares: chapters
+// disconnect and limits run them.
+var LeavingMutants = []Mutant{
+	{
+		// The reader closes the connection when its client leaves: what was
+		// queued for the client is never written.
+		Name: "the connection closed when the reader ends",
+		Edits: []Edit{
+			Replace("conn.go", "\ts.events <- leaveEvent{id: id, name: name}\n}",
+				"\ts.closeConn(conn)\n\ts.events <- leaveEvent{id: id, name: name}\n}"),
+		},
+		Want: model.Delivery,
+		Also: []model.Property{model.Timeouts}, // chapter limits: a client dropped before its clock ran out
+		Run:  "^TestProperties$/^leaving$",
+	},
+	{
+		// The reader forgets to say that its client left: the name is never
+		// freed.
+		Name:  "a name never freed",
+		Edits: []Edit{Replace("conn.go", "\ts.events <- leaveEvent{id: id, name: name}\n}", "}")},
+		Want:  model.Login,
+	},
+	{
+		// The broker forgets to remove the peer that left (but says it did):
+		// its name stays taken, and what others send to it is queued for a
+		// client that is gone, with no error line.
+		Name: "a peer kept after it left",
+		Edits: []Edit{Replace("broker.go",
+			"\tdelete(peers, ev.name)\n\tp.queue.Close() // the broker's last push to this queue: the writer may finish\n",
+			"")},
+		Want: model.Login,
+		Also: []model.Property{model.Spurious, model.Errors},
 	},
 }

@@ -12,8 +12,8 @@ import (
 // the old one must never touch the new one.
 type connID uint64
 
-// event is what a reader sends the broker: a loginEvent, a messageEvent, a
-// replyEvent or a leaveEvent.
+// event is what a reader sends the broker: a loginEvent, a messageEvent or
+// a leaveEvent.
 type event any
 
 // eventsBuffered is the room in the events channel. A reader that finds room
@@ -23,27 +23,16 @@ type event any
 const eventsBuffered = 64
 
 type loginEvent struct {
-	id      connID
-	name    string
-	conn    net.Conn   // if the login is accepted, the broker owns writing to conn, and closing it
-	verdict chan error // the broker's answer: nil, or why the name is refused
+	id   connID
+	name string
+	conn net.Conn // from now on the broker owns writing to conn, and closing it
 }
 
 // messageEvent is the messages of every line a reader took at once: one
 // event, and one wake-up of the broker, for all of them.
 type messageEvent struct {
-	id   connID
 	from string
 	msgs []protocol.Message // one batch of lines, in the order they were sent
-}
-
-// replyEvent is an error line for a logged-in client. It goes through the
-// broker, to the client's writer, because the writer is the only goroutine
-// that writes to a logged-in client's connection.
-type replyEvent struct {
-	id   connID
-	name string
-	line string
 }
 
 // leaveEvent says that a logged-in client's input has ended.
@@ -68,14 +57,12 @@ func (s *Server) broker() {
 	for ev := range s.events {
 		switch ev := ev.(type) {
 		case loginEvent:
-			ev.verdict <- s.login(peers, ev) // buffered: never blocks the broker
+			s.login(peers, ev)
 		case messageEvent:
 			for _, msg := range ev.msgs {
-				s.route(peers, ev.id, ev.from, msg)
+				route(peers, ev.from, msg)
 				s.hooks.ReportRouted(ev.from, msg)
 			}
-		case replyEvent:
-			reply(peers, ev.id, ev.name, ev.line)
 		case leaveEvent:
 			s.leave(peers, ev)
 		}
@@ -87,11 +74,13 @@ func (s *Server) broker() {
 	}
 }
 
-// login gives a new peer a queue and a writer, or says why it cannot have
-// them.
-func (s *Server) login(peers map[string]peer, ev loginEvent) error {
+// login gives a new peer a queue and a writer. A taken name is refused by
+// closing the connection.
+func (s *Server) login(peers map[string]peer, ev loginEvent) {
 	if _, taken := peers[ev.name]; taken {
-		return protocol.NameTakenError{Name: ev.name}
+		s.log.Info("name taken: closing the connection", "name", ev.name)
+		s.closeConn(ev.conn)
+		return
 	}
 	q := queue.New[string]()
 	peers[ev.name] = peer{id: ev.id, conn: ev.conn, queue: q}
@@ -99,33 +88,17 @@ func (s *Server) login(peers map[string]peer, ev loginEvent) error {
 	go s.write(ev.conn, ev.name, q) // ends when the broker closes q; drain waits
 	s.hooks.ReportLoggedIn(ev.conn, ev.name)
 	s.log.Info("logged in", "name", ev.name, "conn", ev.id)
-	return nil
 }
 
-// route queues a message for each recipient that is logged in, and tells the
-// sender which ones are not. A message to a peer that is gone is dropped
-// here, without blocking anyone.
-func (s *Server) route(peers map[string]peer, id connID, from string, msg protocol.Message) {
+// route queues msg for each recipient that is logged in. A message to a
+// peer that is gone is dropped here, without blocking anyone.
+func route(peers map[string]peer, from string, msg protocol.Message) {
 	// Formatted once, whatever the number of recipients.
 	line := protocol.FormatDelivery(from, msg.Text)
-	var unknown []string
 	for _, name := range msg.To {
 		if p, ok := peers[name]; ok {
 			p.queue.Push(line)
-		} else {
-			unknown = append(unknown, name)
 		}
-	}
-	if len(unknown) > 0 {
-		err := protocol.UnknownRecipientsError{Names: unknown}
-		reply(peers, id, from, protocol.ErrorLine(err))
-	}
-}
-
-// reply queues line for connection id, logged in as name.
-func reply(peers map[string]peer, id connID, name string, line string) {
-	if p, ok := peers[name]; ok && p.id == id {
-		p.queue.Push(line)
 	}
 }
 
@@ -134,10 +107,8 @@ func reply(peers map[string]peer, id connID, name string, line string) {
 // in again at once, on a new connection with a new queue.
 func (s *Server) leave(peers map[string]peer, ev leaveEvent) {
 	p, ok := peers[ev.name]
-	// Only a logged-in reader sends leaveEvent, once, after its last message,
-	// so p is its peer. The check keeps that true where it matters, here: a
-	// broker that removed by name alone would remove whoever holds the name
-	// now, were an old or a refused connection ever to say it left.
+	// A refused connection's reader says it left too, under the name it was
+	// refused: the id tells it from the connection that holds the name.
 	if !ok || p.id != ev.id {
 		return
 	}

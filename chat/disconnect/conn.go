@@ -1,9 +1,7 @@
 package disconnect
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -13,11 +11,10 @@ import (
 	"achat/chat/queue"
 )
 
-// read is a connection's reader. It reads the login line and waits for the
-// broker's verdict, then reads every message line that has arrived and hands
-// them to the broker at once. It stops at the end of the input, at a line
-// too long, or when shutdown begins, whichever comes first, even while it
-// waits for the login.
+// read is a connection's reader: it reads the login line, then every message
+// line that has arrived, and hands them to the broker at once. It stops at
+// the end of the input or when shutdown begins, whichever comes first, even
+// while it waits for the login.
 // If its client left, it tells the broker, which frees the name and tells
 // the writer to finish.
 func (s *Server) read(conn net.Conn, id connID) {
@@ -26,16 +23,19 @@ func (s *Server) read(conn net.Conn, id connID) {
 	defer stopWaking()
 
 	lines := protocol.NewScanner(conn)
-	name, err := s.readLogin(lines)
-	if err == nil {
-		err = s.join(conn, id, name)
-	}
-	if err != nil {
-		stopWaking() // refuse lingers on conn's reads: shutdown must not cut it short
-		s.refuse(conn, err)
+	name, ok := s.readLogin(lines)
+	if !ok {
+		s.closeConn(conn) // never logged in: the reader is conn's only user
 		return
 	}
-	s.readMessages(lines, conn, id, name)
+	s.events <- loginEvent{id: id, name: name, conn: conn}
+	// The context is checked before every batch, so a reader that was busy
+	// when shutdown began stops too, even if more lines are already buffered.
+	// The batch it was busy with, 128 lines at most, was accepted: it goes
+	// to the broker, and will be delivered.
+	for s.ctx.Err() == nil && lines.ScanBatch() {
+		s.accept(conn, name, lines.Batch())
+	}
 	// The reader is done with conn. Once it has said so, the writer lingers
 	// on conn's reads to close gracefully, and a wake-up that came then would
 	// end the linger at once: so the wake-up stops first.
@@ -64,89 +64,36 @@ func (s *Server) wakeAtShutdown(conn net.Conn) (stop func()) {
 	})
 }
 
-// errNoLogin: the client left, or shutdown began, before it sent its name.
-var errNoLogin = errors.New("no login line")
-
-func (s *Server) readLogin(lines *protocol.Scanner) (string, error) {
+func (s *Server) readLogin(lines *protocol.Scanner) (name string, ok bool) {
 	if s.ctx.Err() != nil || !lines.Scan() {
-		if errors.Is(lines.Err(), bufio.ErrTooLong) {
-			return "", protocol.ErrLineTooLong
-		}
-		return "", errNoLogin
+		return "", false
 	}
-	return protocol.ParseLogin(lines.Text())
+	name, err := protocol.ParseLogin(lines.Text())
+	if err != nil {
+		s.log.Info("bad login line: closing the connection", "err", err)
+		return "", false
+	}
+	return name, true
 }
 
-// join asks the broker to log conn in as name, and waits for the answer: no
-// line is read, so no message is sent, under a name that may be refused.
-// The broker always answers, because it runs until every reader has returned.
-func (s *Server) join(conn net.Conn, id connID, name string) error {
-	verdict := make(chan error, 1) // the broker sends once, without waiting
-	s.events <- loginEvent{id: id, name: name, conn: conn, verdict: verdict}
-	return <-verdict
-}
-
-// refuse tells the client why it cannot log in, unless it has gone, and
-// closes its connection. No writer was started: the reader is conn's only
-// user.
-func (s *Server) refuse(conn net.Conn, err error) {
-	if errors.Is(err, errNoLogin) {
-		s.closeConn(conn)
-		return
-	}
-	s.log.Info("login refused", "err", err)
-	// A client that does not read must not hold the reader, and shutdown.
-	conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
-	io.WriteString(conn, protocol.ErrorLine(err))
-	s.closeGracefully(conn)
-}
-
-// readMessages hands the message lines to the broker, a batch at a time; a
-// bad line gets an error line back, through the broker and the writer, and
-// reading goes on, except after a line too long: the rest of it is not worth
-// reading.
-func (s *Server) readMessages(lines *protocol.Scanner, conn net.Conn, id connID, name string) {
-	// The context is checked before every batch, so a reader that was busy
-	// when shutdown began stops too, even if more lines are already buffered.
-	// The batch it was busy with, 128 lines at most, was accepted: it goes
-	// to the broker, and will be delivered.
-	for s.ctx.Err() == nil && lines.ScanBatch() {
-		s.accept(conn, id, name, lines.Batch())
-	}
-	if errors.Is(lines.Err(), bufio.ErrTooLong) {
-		s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(protocol.ErrLineTooLong)}
-	}
-}
-
-// accept hands the messages of a batch of lines to the broker, in one event,
-// or in more around a bad line, whose error line goes to the broker between
-// them.
-func (s *Server) accept(conn net.Conn, id connID, name string, batch []string) {
+// accept hands the messages of a batch of lines to the broker, in one event;
+// other lines are skipped.
+func (s *Server) accept(conn net.Conn, name string, batch []string) {
 	msgs := make([]protocol.Message, 0, len(batch)) // sized once: most lines are messages
 	for _, line := range batch {
 		msg, err := protocol.ParseMessage(line)
 		if err != nil {
-			// The client reads the answers in the order of its lines: the
-			// messages before this line go to the broker first.
-			s.handOver(id, name, msgs)
-			msgs = nil // a new slice: the broker owns the one handed over
-			s.events <- replyEvent{id: id, name: name, line: protocol.ErrorLine(err)}
-			continue
+			continue // the tutorial skips bad lines; so do the chapters before replies
 		}
 		s.hooks.ReportAccepted(conn, name, msg)
 		msgs = append(msgs, msg)
 	}
-	s.handOver(id, name, msgs)
-}
-
-// handOver sends the broker msgs, if there are any, in one event.
-func (s *Server) handOver(id connID, name string, msgs []protocol.Message) {
 	if len(msgs) > 0 {
-		s.events <- messageEvent{id: id, from: name, msgs: msgs}
+		s.events <- messageEvent{from: name, msgs: msgs}
 	}
 }
 
-// write is a peer's writer: it writes every line of its queue, in order,
+// write is a peer's writer: it writes every message of its queue, in order,
 // flushing whenever the queue is empty, until the broker closes the queue:
 // when its client leaves, or at the end of shutdown.
 // It is conn's last user, so it closes conn. After a write error it keeps

@@ -33,7 +33,7 @@ func (s *Server) read(conn net.Conn, id connID) {
 	lines := protocol.NewScanner(conn)
 	name, err := s.readLogin(lines)
 	if err == nil {
-		// Logged in: its reads have no clock (docs/08-limits.md). This may
+		// Logged in: its reads have no clock (docs/09-limits.md). This may
 		// undo a wake-up that came since the login line: then readMessages
 		// sees the cancelled context before it reads.
 		conn.SetReadDeadline(time.Time{})

@@ -19,6 +19,6 @@
 //     net/http's Serve does; Serve ends only on one that no retry cures.
 //
 // With those bounds the most the server can hold is a formula of its
-// Config (docs/08-limits.md). The new mechanisms are in limits.go; the rest
+// Config (docs/09-limits.md). The new mechanisms are in limits.go; the rest
 // of the code is chapter slow's.
 package limits

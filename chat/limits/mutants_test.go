@@ -17,9 +17,10 @@ func TestMutantsAreCaught(t *testing.T) {
 	chattest.CheckMutants(t, []string{"^TestProperties$/^settled$", "^TestProperties$/^pipe$"}, mutants)
 }
 
-// mutants: the shared ones (see chattest.ChapterMutants), chapter slow's,
-// and this chapter's own: one for each bound and clock.
-var mutants = append(slices.Clip(chattest.ChapterMutants),
+// mutants: the shared ones (see chattest.LeavingMutants and
+// ChapterMutants), chapter slow's, and this chapter's own: one for each
+// bound and clock.
+var mutants = append(slices.Concat(chattest.LeavingMutants, chattest.ChapterMutants),
 	chattest.Mutant{
 		// Eviction closes the connection at once, as a chat hub that drops a
 		// slow client's channel does: what was queued for it is lost.

@@ -40,7 +40,7 @@ type Config struct {
 
 // The defaults of Config. With them, the most the server can hold for its
 // clients is about 2 MiB a connection, 2.1 GiB in all: the formula is in
-// docs/08-limits.md, and bench's TestWorstCaseTerms keeps its terms true.
+// docs/09-limits.md, and bench's TestWorstCaseTerms keeps its terms true.
 const (
 	DefaultMaxQueued      = 4096
 	DefaultMaxQueuedBytes = 256 << 10

@@ -44,7 +44,7 @@ func (s *Server) accept(conn net.Conn, name string, batch []string) {
 	for _, line := range batch {
 		msg, err := protocol.ParseMessage(line)
 		if err != nil {
-			continue // the tutorial skips bad lines; so do the chapters before disconnect
+			continue // the tutorial skips bad lines; so do the chapters before replies
 		}
 		s.hooks.ReportAccepted(conn, name, msg)
 		s.deliver(name, msg)

@@ -16,9 +16,9 @@ func TestMutantsAreCaught(t *testing.T) {
 	chattest.CheckMutants(t, []string{"^TestProperties$/^settled$", "^TestProperties$/^pipe$"}, mutants)
 }
 
-// mutants: this chapter's own. The ones it shares with chapters disconnect
-// and limits (chattest.ChapterMutants) run there: the code they break is
-// the same, and each costs a build and two runs.
+// mutants: this chapter's own. The ones it shares with chapters disconnect,
+// replies and limits (chattest.LeavingMutants, ChapterMutants) run there:
+// the code they break is the same, and each costs a build and two runs.
 var mutants = []chattest.Mutant{
 	{
 		// The bound is checked against the wrong number: a client is evicted

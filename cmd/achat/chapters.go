@@ -16,6 +16,7 @@ import (
 	"achat/chat/limits"
 	"achat/chat/naive"
 	"achat/chat/notify"
+	"achat/chat/replies"
 	"achat/chat/shutdown"
 	"achat/chat/slow"
 )
@@ -62,9 +63,12 @@ var chapters = []chapter{
 	{"shutdown", "the drain has a deadline: Ctrl-C ends in time, whatever clients do",
 		func(s settings) server { return shutdown.New(shutdown.Config{Logger: s.logger}) },
 		shutdown.ErrServerClosed, nil},
-	{"disconnect", "leaving frees the name at once; every mistake gets an error line",
+	{"disconnect", "leaving frees the name at once; what was queued is still written",
 		func(s settings) server { return disconnect.New(disconnect.Config{Logger: s.logger}) },
 		disconnect.ErrServerClosed, nil},
+	{"replies", "every mistake gets an error line; a login waits for the broker's verdict",
+		func(s settings) server { return replies.New(replies.Config{Logger: s.logger}) },
+		replies.ErrServerClosed, nil},
 	{"slow", "a client too far behind is disconnected: memory stays bounded",
 		func(s settings) server { return slow.New(slow.Config{Logger: s.logger, MaxQueued: s.maxQueued}) },
 		slow.ErrServerClosed, []string{"max-queued"}},

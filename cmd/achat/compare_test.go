@@ -110,7 +110,7 @@ func TestCompareRefusesBadFlags(t *testing.T) {
 		{"-format xml", `-format "xml": expected text or markdown`},
 		{"-parallel 0", "-parallel 0: expected 1 or more"},
 		{"-patience 0s", "-patience 0s: expected more than 0"},
-		{"-chapters nope", `unknown chapter "nope" (have naive, broker, notify, drain, shutdown`},
+		{"-chapters nope", `unknown chapter "nope" (have naive, broker, notify, drain, shutdown, disconnect, replies`},
 		{"-scenarios nope", `no scenario "nope" (have slow-reader, `},
 		{"-expect /no/such/CHAPTERS.md", "no such file"},
 		{"-chapters seed -seed /no/such/seed", "the seed: stat /no/such/seed: no such file or directory (make seed builds it"},

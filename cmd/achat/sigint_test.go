@@ -228,7 +228,7 @@ func TestAServerOutOfFileDescriptors(t *testing.T) {
 const readGuard = 20 * time.Second
 
 func TestSIGINTDrain(t *testing.T) {
-	for _, chapter := range []string{"drain", "shutdown", "disconnect"} {
+	for _, chapter := range []string{"drain", "shutdown", "disconnect", "replies"} {
 		t.Run(chapter+" delivers every routed message, then exits 0", func(t *testing.T) {
 			f := runDrain(t, chapter)
 			if f.delivered != inFlight || !f.exitOK {
@@ -247,7 +247,7 @@ func TestSIGINTDrain(t *testing.T) {
 }
 
 func TestSIGINTWithAClientThatNeverLogsIn(t *testing.T) {
-	for _, chapter := range []string{"drain", "shutdown", "disconnect", "slow", "limits"} {
+	for _, chapter := range []string{"drain", "shutdown", "disconnect", "replies", "slow", "limits"} {
 		t.Run(chapter+" exits 0", func(t *testing.T) {
 			p := startServe(t, "-chapter", chapter)
 			silent := chattest.Dial(t, p.addr)

@@ -1,4 +1,4 @@
-package disconnect
+package replies
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 // alice's to bob exactly once and in order, the fuzzed client's (if it logs
 // in) under its own name only, never as alice or bob.
 //
-//	go test -run '^$' -fuzz '^FuzzConnection$' -fuzztime 60s ./chat/disconnect
+//	go test -run '^$' -fuzz '^FuzzConnection$' -fuzztime 60s ./chat/replies
 //
 // More seeds are in testdata/fuzz/FuzzConnection.
 func FuzzConnection(f *testing.F) {
