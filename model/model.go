@@ -90,7 +90,8 @@ const (
 	Acceptance Property = "Acceptance: the server accepted what its client did not send"
 	Progress   Property = "Progress: once the server settled, a line a client sent was still not taken in"
 	Names      Property = "Names: a client was logged in under a name it did not ask for, or one another connection held"
-	// The disconnect chapter's claims; the chapters before it break them.
+	// Login is chapter disconnect's claim, Impostor and Errors chapter
+	// replies'; the chapters before break them.
 	Login    Property = "Login: a free name was refused, or a name not freed when its client left"
 	Impostor Property = "Impostor: the server accepted a message from a client it never logged in"
 	Errors   Property = "Error lines: a mistake got no error line, the wrong one, or one out of order"

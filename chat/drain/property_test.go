@@ -8,8 +8,9 @@ import (
 )
 
 // nextChaptersClaims are the properties that the next chapters add
-// (Termination: shutdown; the others: disconnect): this chapter does not
-// claim them, and the TestBug tests below show it breaking them.
+// (Termination: shutdown; Login: disconnect; Impostor and Errors: replies):
+// this chapter does not claim them, and the TestBug tests below show it
+// breaking them.
 var nextChaptersClaims = []model.Property{chattest.Termination, model.Login, model.Impostor, model.Errors}
 
 // Every property this chapter claims holds, for random schedules of clients
@@ -52,4 +53,15 @@ func TestBugASecondLoginSpeaksBeforeItIsRefused(t *testing.T) {
 		Steps:   []chattest.StepKind{chattest.Connects, chattest.LogsInAndSends, chattest.LogsIn},
 		Clients: 2,
 	}, model.Impostor)
+}
+
+// A bad line is skipped without a word, as the tutorial does: the client
+// never learns that its line went nowhere.
+func TestBugAMistakeGetsNoAnswer(t *testing.T) {
+	chattest.ExpectCounterexample(t, newServer, chattest.Options{
+		NoRush:  true,
+		Steps:   []chattest.StepKind{chattest.SendsBad},
+		Clients: 1,
+		Start:   chattest.LoggedIn("alice"),
+	}, model.Errors)
 }

@@ -9,7 +9,7 @@
 //
 //	from carol: hello
 //
-// From chapter disconnect on, the server answers a mistake with a line that
+// From chapter replies on, the server answers a mistake with a line that
 // starts with "error: ", which no delivery does (see ErrorLine):
 //
 //	error: name "alice" is taken                  (then the connection closes)

@@ -7,7 +7,8 @@ import (
 	"achat/model"
 )
 
-// nextChaptersClaims are the properties that the disconnect chapter adds:
+// nextChaptersClaims are the properties that the disconnect and replies
+// chapters add (Login; Impostor and Errors):
 // this chapter does not claim them, and the TestBug tests below show it
 // breaking them.
 var nextChaptersClaims = []model.Property{model.Login, model.Impostor, model.Errors}
@@ -41,4 +42,15 @@ func TestBugASecondLoginSpeaksBeforeItIsRefused(t *testing.T) {
 		Steps:   []chattest.StepKind{chattest.Connects, chattest.LogsInAndSends, chattest.LogsIn},
 		Clients: 2,
 	}, model.Impostor)
+}
+
+// A bad line is skipped without a word, as the tutorial does: the client
+// never learns that its line went nowhere.
+func TestBugAMistakeGetsNoAnswer(t *testing.T) {
+	chattest.ExpectCounterexample(t, newServer, chattest.Options{
+		NoRush:  true,
+		Steps:   []chattest.StepKind{chattest.SendsBad},
+		Clients: 1,
+		Start:   chattest.LoggedIn("alice"),
+	}, model.Errors)
 }

@@ -392,7 +392,7 @@ func snapshot(mu *sync.Mutex, s *[]int) []int {
 // The lesson of this chapter: 40,000 messages of 1 KB sent to bob, who never
 // reads, no longer all wait for him. Once DefaultMaxQueued lines wait, he is
 // evicted, and what the server holds for him is bounded: his queue, and the
-// batch his writer holds. (Chapter disconnect holds all 40 MB.)
+// batch his writer holds. (Chapter replies holds all 40 MB.)
 func TestAClientThatNeverReadsCostsAtMostItsBound(t *testing.T) {
 	held := heldForAClientThatNeverReads(t, func() *Server { return New(Config{}) })
 	t.Logf("the server holds %d MB for bob", held>>20)
