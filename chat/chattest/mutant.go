@@ -186,7 +186,7 @@ func runBinary(t *testing.T, bin, run string) string {
 	if !replaying() {
 		args = append(args,
 			"-rapid.nofailfile",    // a mutant's failure is not a regression of the chapter
-			"-rapid.shrinktime=5s") // shrunk enough to be shown; the docs shrink for rapid's 30s
+			"-rapid.shrinktime=1s") // shrunk enough to be shown; the docs shrink for rapid's 30s
 	}
 	cmd := exec.Command(bin, args...)
 	if os.Getenv("RAPID_CHECKS") == "" {
