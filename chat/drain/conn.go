@@ -83,23 +83,27 @@ func (s *Server) accept(conn net.Conn, name string, batch []string) {
 }
 
 // write is a peer's writer: it writes every message of its queue, in order,
-// flushing whenever the queue is empty, until the broker closes the queue or
-// a write fails (the client is gone). It is conn's last user, so it closes
-// conn.
+// flushing whenever the queue is empty, until the broker closes the queue.
+// It is conn's last user, so it closes conn. After a write error (the
+// client is gone) it takes the rest of its queue and drops it, and logs the
+// error.
 func (s *Server) write(conn net.Conn, name string, q *queue.Queue[string]) {
 	defer s.writers.Done()
 	defer s.closeGracefully(conn)
 	var batch []string
+	var err error // the first write error
 	for {
 		var ok bool
 		batch, ok = q.Next(batch)
 		if !ok {
-			return
+			break
 		}
-		if err := protocol.WriteLines(conn, batch); err != nil {
-			s.log.Warn("write failed", "peer", name, "err", err)
-			return
+		if err == nil {
+			err = protocol.WriteLines(conn, batch)
 		}
+	}
+	if err != nil {
+		s.log.Warn("write failed", "peer", name, "err", err)
 	}
 }
 
