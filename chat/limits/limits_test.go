@@ -102,7 +102,7 @@ func TestAConnectionPastTheLimitIsRefusedAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log lockedBuffer
 		srv := New(Config{MaxConns: 2, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob")
@@ -131,7 +131,7 @@ func TestAConnectionPastTheLimitIsRefusedAtOnce(t *testing.T) {
 func TestASilentConnectionIsClosedAtItsLoginTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := New(Config{LoginTimeout: 10 * time.Second})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		silent := chattest.DialPipe(t, l)
 		late := chattest.DialPipe(t, l)
 		start := time.Now()
@@ -156,7 +156,7 @@ func TestAWriteThatMakesNoProgressGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log lockedBuffer
 		srv := New(Config{WriteTimeout: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob") // and reads nothing more
@@ -185,7 +185,7 @@ func TestAWriteThatMakesNoProgressGivesUp(t *testing.T) {
 func TestASlowReaderIsNotDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := New(Config{WriteTimeout: time.Second, MaxQueuedBytes: 1 << 20})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob")
@@ -210,7 +210,7 @@ func TestASlowReaderIsNotDropped(t *testing.T) {
 func TestAnEvictedClientThatNeverReadsIsGoneWithinTheWriteTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := New(Config{MaxQueued: 5, WriteTimeout: 10 * time.Second})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob") // and never reads again

@@ -32,26 +32,11 @@ func TestConformance(t *testing.T) {
 	chattest.RunConformance(t, newServer)
 }
 
-// servePipe serves srv on an in-memory listener, for tests inside a bubble.
-func servePipe(srv *Server) (*chattest.PipeListener, <-chan error) {
-	l := chattest.NewPipeListener()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }() // ends once Shutdown begins
-	return l, served
-}
-
-// shutdownAsync starts Shutdown and returns the channel that gets its result.
-func shutdownAsync(srv *Server, ctx context.Context) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- srv.Shutdown(ctx) }() // ends when the drain has
-	return done
-}
-
 func TestShutdownDeliversEverythingAcceptedToASlowReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 2000
 		srv := New(Config{})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob")
@@ -62,7 +47,7 @@ func TestShutdownDeliversEverythingAcceptedToASlowReader(t *testing.T) {
 			alice.Expect(fmt.Sprintf("from alice: %d", i))
 		}
 
-		shutdownDone := shutdownAsync(srv, context.Background())
+		shutdownDone := chattest.ShutdownAsync(srv, context.Background())
 		synctest.Wait()
 		require.ErrorIs(t, <-served, ErrServerClosed, "Serve returns as soon as shutdown begins")
 		require.Empty(t, shutdownDone, "Shutdown waits while bob's messages are undelivered")
@@ -79,7 +64,7 @@ func TestShutdownIsNotHeldUpBy(t *testing.T) {
 	t.Run("a client that never sends its name", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := New(Config{})
-			l, served := servePipe(srv)
+			l, served := chattest.ServePipe(srv)
 			silent := chattest.DialPipe(t, l)
 			synctest.Wait() // the reader is blocked on the login line
 
@@ -91,7 +76,7 @@ func TestShutdownIsNotHeldUpBy(t *testing.T) {
 	t.Run("a client that keeps sending", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := New(Config{})
-			l, served := servePipe(srv)
+			l, served := chattest.ServePipe(srv)
 			alice := chattest.DialPipe(t, l)
 			alice.LoginAs("alice")
 			var client sync.WaitGroup
@@ -122,7 +107,7 @@ func TestShutdownClosesConnectionsAtTheDrainDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log bytes.Buffer
 		srv := New(Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob") // and never reads again
@@ -146,7 +131,7 @@ func TestShutdownClosesConnectionsAtTheDrainDeadline(t *testing.T) {
 func TestServeTwiceIsAnError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := New(Config{})
-		_, served := servePipe(srv)
+		_, served := chattest.ServePipe(srv)
 		synctest.Wait()
 		err := srv.Serve(chattest.NewPipeListener())
 		assert.True(t, err != nil && !errors.Is(err, ErrServerClosed), "got %v", err)
@@ -163,7 +148,7 @@ func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
 	const n = 100_000 // far more than loopback's socket buffers hold
 	readersStopped := make(chan struct{})
 	srv := New(Config{
-		Logger:         slog.New(onMessage{"shutdown: every reader has stopped", readersStopped}),
+		Logger:         slog.New(chattest.OnLog{Msg: "shutdown: every reader has stopped", Seen: readersStopped}),
 		MaxQueued:      n,       // bob does not read until Ctrl-C: he must not be evicted
 		MaxQueuedBytes: 1 << 30, // idem
 	})
@@ -181,7 +166,7 @@ func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
 		alice.Expect(fmt.Sprintf("from alice: %d %s", i, pad))
 	}
 
-	shutdownDone := shutdownAsync(srv, context.Background())
+	shutdownDone := chattest.ShutdownAsync(srv, context.Background())
 	<-readersStopped
 	bob.Send("alice: a line the server will never read")
 	for i := range n {
@@ -192,22 +177,6 @@ func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
 	require.NoError(t, <-shutdownDone)
 }
 
-// onMessage is a slog.Handler that closes seen when msg is logged.
-type onMessage struct {
-	msg  string
-	seen chan struct{}
-}
-
-func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
-func (h onMessage) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h onMessage) WithGroup(string) slog.Handler            { return h }
-func (h onMessage) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == h.msg {
-		close(h.seen) // logged once per server
-	}
-	return nil
-}
-
 // A client that leaves (here: half-closes, as `nc -N` does at the end of its
 // input) still gets every message routed to it before it left, then the
 // close; its name is free at once.
@@ -215,7 +184,7 @@ func TestALeavingClientGetsWhatWasRoutedToItAndFreesItsName(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 500
 		srv := New(Config{})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob")
@@ -346,7 +315,7 @@ func TestAClientTooSlowIsEvictedAndStillGetsWhatWasQueued(t *testing.T) {
 				evicted = append(evicted, waiting)
 			},
 		}})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob")
@@ -390,48 +359,9 @@ func snapshot(mu *sync.Mutex, s *[]int) []int {
 // evicted, and what the server holds for him is that bound. (Chapter slow
 // counts lines, and holds twice 4,096 of them: 8 MB.)
 func TestAClientThatNeverReadsCostsAtMostItsBound(t *testing.T) {
-	held := heldForAClientThatNeverReads(t, func() *Server { return New(Config{}) })
+	held := chattest.HeldForAClientThatNeverReads(t, func() chattest.Server { return New(Config{}) }, ErrServerClosed)
 	t.Logf("the server holds %d KB for bob", held>>10)
 	assert.Less(t, held, uint64(DefaultMaxQueuedBytes+256<<10), "the bound in bytes, and some slack")
-}
-
-// heldForAClientThatNeverReads sends 40,000 messages of 1 KB to a client
-// that never reads, and returns how much more heap the server then holds.
-// The server is made inside the bubble, so that its channels are.
-func heldForAClientThatNeverReads(t *testing.T, newServer func() *Server) (held uint64) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := newServer()
-		l, served := servePipe(srv)
-		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
-		alice.LoginAs("alice")
-		bob.LoginAs("bob") // and never reads again
-		var aliceReads sync.WaitGroup
-		aliceReads.Go(func() { // ends when the server closes alice's connection
-			for _, err := alice.ReadLine(); err == nil; _, err = alice.ReadLine() {
-			}
-		})
-		defer aliceReads.Wait()
-		before := liveHeap()
-		text := strings.Repeat("x", 1000)
-		for i := range 40_000 {
-			alice.Send(fmt.Sprintf("bob: %d %s", i, text))
-		}
-		synctest.Wait() // everything is routed
-		held = liveHeap() - min(before, liveHeap())
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		require.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded) // bob never reads what was queued
-		require.ErrorIs(t, <-served, ErrServerClosed)
-	})
-	return held
-}
-
-// liveHeap returns the bytes of heap in use after a garbage collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // A line that a client had only begun to send when Ctrl-C came is not a
@@ -440,7 +370,7 @@ func liveHeap() uint64 {
 func TestAHalfSentLineIsNotAMessage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := New(Config{})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice := chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		_, err := io.WriteString(alice.Conn(), "alice: half a li") // no newline
@@ -464,7 +394,7 @@ func TestAReaderThatLeftIsNoLongerWokenAtShutdown(t *testing.T) {
 		srv.events = make(chan event) // unbuffered: the test plays the broker
 		client, server := chattest.HalfPipe()
 		defer client.Close()
-		watched := &deadlineWatch{Conn: server}
+		watched := &chattest.DeadlineWatch{Conn: server}
 		srv.readers.Add(1)
 		go srv.read(watched, 1) // ends once the test takes its leave event
 
@@ -476,28 +406,8 @@ func TestAReaderThatLeftIsNoLongerWokenAtShutdown(t *testing.T) {
 
 		srv.cancelCtx() // shutdown begins while the leave is on its way
 		synctest.Wait()
-		assert.False(t, watched.stopped(), "the reader's wake-up set a read deadline in the past after it said it left")
+		assert.False(t, watched.Stopped(), "the reader's wake-up set a read deadline in the past after it said it left")
 		require.IsType(t, leaveEvent{}, <-srv.events)
 		srv.readers.Wait()
 	})
-}
-
-// deadlineWatch records whether a read deadline in the past was set on it.
-type deadlineWatch struct {
-	net.Conn
-	mu   sync.Mutex
-	past bool
-}
-
-func (w *deadlineWatch) SetReadDeadline(t time.Time) error {
-	w.mu.Lock()
-	w.past = w.past || !t.IsZero() && !t.After(time.Now())
-	w.mu.Unlock()
-	return w.Conn.SetReadDeadline(t)
-}
-
-func (w *deadlineWatch) stopped() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.past
 }

@@ -46,7 +46,7 @@ func FuzzConnection(f *testing.F) {
 
 func checkConnection(t *testing.T, input []byte) {
 	srv := New(Config{})
-	l, served := servePipe(srv)
+	l, served := chattest.ServePipe(srv)
 	alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 	alice.LoginAs("alice")
 	bob.LoginAs("bob")
@@ -78,7 +78,7 @@ func checkConnection(t *testing.T, input []byte) {
 	// it will ever read, so what it owes alice and bob is settled.
 	synctest.Wait()
 
-	shutdownDone := shutdownAsync(srv, context.Background())
+	shutdownDone := chattest.ShutdownAsync(srv, context.Background())
 	name, want := expected(input)
 	wantBob := map[string][]string{"alice": good}
 	wantAlice := map[string][]string{}

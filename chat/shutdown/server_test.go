@@ -29,26 +29,11 @@ func TestConformance(t *testing.T) {
 	chattest.RunConformance(t, newServer)
 }
 
-// servePipe serves srv on an in-memory listener, for tests inside a bubble.
-func servePipe(srv *Server) (*chattest.PipeListener, <-chan error) {
-	l := chattest.NewPipeListener()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }() // ends once Shutdown begins
-	return l, served
-}
-
-// shutdownAsync starts Shutdown and returns the channel that gets its result.
-func shutdownAsync(srv *Server, ctx context.Context) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- srv.Shutdown(ctx) }() // ends when the drain has
-	return done
-}
-
 func TestShutdownDeliversEverythingAcceptedToASlowReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 2000
 		srv := New(Config{})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob")
@@ -59,7 +44,7 @@ func TestShutdownDeliversEverythingAcceptedToASlowReader(t *testing.T) {
 			alice.Expect(fmt.Sprintf("from alice: %d", i))
 		}
 
-		shutdownDone := shutdownAsync(srv, context.Background())
+		shutdownDone := chattest.ShutdownAsync(srv, context.Background())
 		synctest.Wait()
 		require.ErrorIs(t, <-served, ErrServerClosed, "Serve returns as soon as shutdown begins")
 		require.Empty(t, shutdownDone, "Shutdown waits while bob's messages are undelivered")
@@ -76,7 +61,7 @@ func TestShutdownIsNotHeldUpBy(t *testing.T) {
 	t.Run("a client that never sends its name", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := New(Config{})
-			l, served := servePipe(srv)
+			l, served := chattest.ServePipe(srv)
 			silent := chattest.DialPipe(t, l)
 			synctest.Wait() // the reader is blocked on the login line
 
@@ -88,7 +73,7 @@ func TestShutdownIsNotHeldUpBy(t *testing.T) {
 	t.Run("a client that keeps sending", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := New(Config{})
-			l, served := servePipe(srv)
+			l, served := chattest.ServePipe(srv)
 			alice := chattest.DialPipe(t, l)
 			alice.LoginAs("alice")
 			var client sync.WaitGroup
@@ -119,7 +104,7 @@ func TestShutdownClosesConnectionsAtTheDrainDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log bytes.Buffer
 		srv := New(Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-		l, served := servePipe(srv)
+		l, served := chattest.ServePipe(srv)
 		alice, bob := chattest.DialPipe(t, l), chattest.DialPipe(t, l)
 		alice.LoginAs("alice")
 		bob.LoginAs("bob") // and never reads again
@@ -143,7 +128,7 @@ func TestShutdownClosesConnectionsAtTheDrainDeadline(t *testing.T) {
 func TestServeTwiceIsAnError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := New(Config{})
-		_, served := servePipe(srv)
+		_, served := chattest.ServePipe(srv)
 		synctest.Wait()
 		err := srv.Serve(chattest.NewPipeListener())
 		assert.True(t, err != nil && !errors.Is(err, ErrServerClosed), "got %v", err)
@@ -159,7 +144,7 @@ func TestServeTwiceIsAnError(t *testing.T) {
 func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
 	const n = 100_000 // far more than loopback's socket buffers hold
 	readersStopped := make(chan struct{})
-	srv := New(Config{Logger: slog.New(onMessage{"shutdown: every reader has stopped", readersStopped})})
+	srv := New(Config{Logger: slog.New(chattest.OnLog{Msg: "shutdown: every reader has stopped", Seen: readersStopped})})
 	addr := chattest.Start(t, srv)
 	alice, bob := chattest.Login(t, addr, "alice"), chattest.Login(t, addr, "bob")
 	pad := strings.Repeat("x", 64)
@@ -174,7 +159,7 @@ func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
 		alice.Expect(fmt.Sprintf("from alice: %d %s", i, pad))
 	}
 
-	shutdownDone := shutdownAsync(srv, context.Background())
+	shutdownDone := chattest.ShutdownAsync(srv, context.Background())
 	<-readersStopped
 	bob.Send("alice: a line the server will never read")
 	for i := range n {
@@ -183,20 +168,4 @@ func TestShutdownDeliversToAClientThatSendsAfterCtrlC(t *testing.T) {
 	bob.ExpectClosed()
 	alice.ExpectClosed()
 	require.NoError(t, <-shutdownDone)
-}
-
-// onMessage is a slog.Handler that closes seen when msg is logged.
-type onMessage struct {
-	msg  string
-	seen chan struct{}
-}
-
-func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
-func (h onMessage) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h onMessage) WithGroup(string) slog.Handler            { return h }
-func (h onMessage) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == h.msg {
-		close(h.seen) // logged once per server
-	}
-	return nil
 }
