@@ -77,7 +77,13 @@ func (c *checker) closed(cl *client) {
 	if c.coverOnly {
 		return
 	}
-	if idle := c.now - cl.pausedAt; idle < c.cfg.WriteTimeout-writeSlack {
+	// The server's clock runs per piece of a write, not per byte: a client
+	// that read a little of a piece and stopped, as one that resumes and at
+	// once stops again does, may find that piece's clock started before it
+	// stopped. The piece started after the last settle point at which the
+	// client was reading (its writer was idle then), so that is the earliest
+	// a fair clock starts; with every step settled, it is when it stopped.
+	if idle := c.now - min(cl.pausedAt, cl.readingSettleAt); idle < c.cfg.WriteTimeout-writeSlack {
 		c.fail(Timeouts, "conn %d (%s) was dropped %v after it stopped reading (the write timeout is %v)",
 			cl.id, cl.name, idle, c.cfg.WriteTimeout)
 	}

@@ -219,6 +219,10 @@ type client struct {
 	ended            bool // it read the end of its input
 	paused, held     bool
 	pausedAt         time.Duration // when it last stopped reading
+	// readingSettleAt is the last settle point at which it was reading: its
+	// writer had written all it could then, and a write the server began
+	// after it is the earliest whose clock can run out (see closed).
+	readingSettleAt time.Duration
 	served           bool          // the server accepted its connection
 	servedAt         time.Duration
 	crowded          bool          // when it was served, the server held its limit of connections
@@ -357,6 +361,11 @@ func (c *checker) replay() {
 		case Settled:
 			if !c.shutdown && !c.coverOnly {
 				c.settle(ev.Read)
+			}
+			for _, cl := range c.clients {
+				if !cl.paused {
+					cl.readingSettleAt = ev.At
+				}
 			}
 			c.open = nil
 			c.priorRead, c.lastRead = c.lastRead, ev.Read

@@ -363,6 +363,18 @@ func TestLimits(t *testing.T) {
 		{"dropped too soon after it stopped",
 			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
 				at(time.Second/2, closed(1))), nil, both, []Property{Timeouts}},
+		// The server's clock runs per piece of a write: bob read a little of
+		// a piece after a long pause, and stopped again at once.
+		{"dropped half a second after it stopped again, having read a little of a pending write",
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(3*time.Second, Event{Kind: Resumed, Conn: 1}), at(3*time.Second, paused(1)),
+				at(3*time.Second+time.Second/2, closed(1))), nil, both, nil},
+		{"dropped too soon after it stopped again, once a settle point saw it read",
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(3*time.Second, Event{Kind: Resumed, Conn: 1}), at(3*time.Second, settledRead(map[int]int{1: 1})),
+				at(3*time.Second, sent(0, "bob: m2")), at(3*time.Second, accepted(0, "alice", "m2", "bob")),
+				at(3*time.Second, routed("alice", "m2")), at(3*time.Second, paused(1)),
+				at(3*time.Second+time.Second/2, closed(1))), m1, both, []Property{Timeouts}},
 		{"closed as it did not read, with nothing waiting: its linger ran out",
 			with(two, paused(1), at(time.Second/2, closed(1))), nil, both, nil},
 		{"held too long with a message waiting",
