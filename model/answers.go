@@ -119,7 +119,7 @@ func (c *checker) refusal(cl *client, reads bool) item {
 	if c.lateLogin(cl) {
 		texts = append(texts, errLoginTimeout)
 	}
-	return item{texts, reads && cl.refused && !cl.pausedWhenClosed && len(texts) > 0}
+	return item{texts, reads && cl.refused && !cl.pausedWhenClosed && !cl.refusalMayBeLost && len(texts) > 0}
 }
 
 // answer returns the error lines that may answer m, naming the recipients

@@ -40,7 +40,12 @@ func (c *checker) closed(cl *client) {
 		return
 	}
 	cl.closed = true
-	cl.pausedWhenClosed = cl.paused
+	// The clock of a write runs out at an instant, and the client may begin
+	// to read again at that same instant (in a bubble, fake time stands
+	// still while both happen): the close may have come first.
+	paused := cl.paused || c.cfg.WriteTimeout > 0 && cl.resumedAt == c.now &&
+		c.now-c.clockStart(cl) >= c.cfg.WriteTimeout-writeSlack
+	cl.pausedWhenClosed = paused
 	if cl.served {
 		c.openConns--
 	}
@@ -55,7 +60,7 @@ func (c *checker) closed(cl *client) {
 			c.depart(cl)
 		}
 		return
-	case !cl.paused:
+	case !paused:
 		if !c.shutdown && !cl.left && !cl.evicted && !c.coverOnly {
 			c.fail(Timeouts, "conn %d (%s) was dropped while it read", cl.id, cl.name)
 		}
@@ -77,16 +82,21 @@ func (c *checker) closed(cl *client) {
 	if c.coverOnly {
 		return
 	}
-	// The server's clock runs per piece of a write, not per byte: a client
-	// that read a little of a piece and stopped, as one that resumes and at
-	// once stops again does, may find that piece's clock started before it
-	// stopped. The piece started after the last settle point at which the
-	// client was reading (its writer was idle then), so that is the earliest
-	// a fair clock starts; with every step settled, it is when it stopped.
-	if idle := c.now - min(cl.pausedAt, cl.readingSettleAt); idle < c.cfg.WriteTimeout-writeSlack {
+	if idle := c.now - c.clockStart(cl); idle < c.cfg.WriteTimeout-writeSlack {
 		c.fail(Timeouts, "conn %d (%s) was dropped %v after it stopped reading (the write timeout is %v)",
 			cl.id, cl.name, idle, c.cfg.WriteTimeout)
 	}
+}
+
+// clockStart is the earliest moment the clock of the write that timed out
+// for cl can have started. The server's clock runs per piece of a write, not
+// per byte: a client that read a little of a piece and stopped, as one that
+// resumes and at once stops again does, may find that piece's clock started
+// before it stopped. The piece started after the last settle point at which
+// the client was reading (its writer was idle then); with every step
+// settled, that is when it stopped.
+func (c *checker) clockStart(cl *client) time.Duration {
+	return min(cl.stoppedAt, cl.readingSettleAt)
 }
 
 // lostByClose reports whether a message or an answer owed to cl when its

@@ -208,6 +208,7 @@ type client struct {
 	certain          bool // it asked for a name that only it can hold: it must get it
 	loginOwed        bool // it asked for a free name (see free)
 	refused          bool // the server answered its login without logging it in
+	refusalMayBeLost bool // a settle point found its login unanswered while it did not read
 	loggedIn         bool // the LoggedIn hook was called for it
 	loggedOut        bool
 	evicted          bool
@@ -218,12 +219,14 @@ type client struct {
 	closed           bool // the server closed the connection
 	ended            bool // it read the end of its input
 	paused, held     bool
-	pausedAt         time.Duration // when it last stopped reading
+	pausedAt         time.Duration // when it last stopped reading, or began to read again
+	stoppedAt        time.Duration // when it last stopped reading
+	resumedAt        time.Duration // when it last began to read again
 	// readingSettleAt is the last settle point at which it was reading: its
 	// writer had written all it could then, and a write the server began
 	// after it is the earliest whose clock can run out (see closed).
-	readingSettleAt time.Duration
-	served           bool          // the server accepted its connection
+	readingSettleAt  time.Duration
+	served           bool // the server accepted its connection
 	servedAt         time.Duration
 	crowded          bool          // when it was served, the server held its limit of connections
 	dropped          bool          // logged in, the server closed its connection before shutdown
@@ -345,6 +348,11 @@ func (c *checker) replay() {
 		case Paused, Resumed:
 			cl.paused = ev.Kind == Paused
 			cl.pausedAt = ev.At
+			if cl.paused {
+				cl.stoppedAt = ev.At
+			} else {
+				cl.resumedAt = ev.At
+			}
 		case Held, Released:
 			cl.held = ev.Kind == Held
 		case Served:

@@ -375,6 +375,24 @@ func TestLimits(t *testing.T) {
 				at(3*time.Second, sent(0, "bob: m2")), at(3*time.Second, accepted(0, "alice", "m2", "bob")),
 				at(3*time.Second, routed("alice", "m2")), at(3*time.Second, paused(1)),
 				at(3*time.Second+time.Second/2, closed(1))), m1, both, []Property{Timeouts}},
+		// In a bubble, the write's clock can run out at the very instant the
+		// client begins to read again: the close may have come first.
+		{"dropped at its write timeout, at the instant it read again",
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(time.Second, Event{Kind: Resumed, Conn: 1}), at(time.Second, closed(1))), nil, both, nil},
+		{"dropped before its write timeout, at the instant it read again",
+			with(two, paused(1), sent(0, "bob: m1"), accepted(0, "alice", "m1", "bob"), routed("alice", "m1"),
+				at(time.Second/2, Event{Kind: Resumed, Conn: 1}), at(time.Second/2, closed(1))), nil, both, []Property{Delivery, Timeouts}},
+		// A refusal waits on a client that does not read, with a deadline:
+		// lost once it passes, though the close comes only after the client
+		// reads again and the linger ends.
+		{"a taken name's refusal lost to a client that did not read",
+			with(two, connected(2), served(2), paused(2), sent(2, "alice"), settled,
+				at(time.Second, Event{Kind: Resumed, Conn: 2}), at(3*time.Second/2, closed(2)), at(3*time.Second/2, settled)),
+			nil, both, nil},
+		{"a taken name's refusal missing for a client that read",
+			with(two, connected(2), served(2), sent(2, "alice"), at(time.Second, closed(2)), at(time.Second, settled)),
+			nil, both, []Property{Errors}},
 		{"closed as it did not read, with nothing waiting: its linger ran out",
 			with(two, paused(1), at(time.Second/2, closed(1))), nil, both, nil},
 		{"held too long with a message waiting",

@@ -43,6 +43,12 @@ func (c *checker) checkLogin(cl *client, got []string) {
 	}
 	answered := cl.closed || cl.ended || slices.ContainsFunc(got, isErrorLine)
 	cl.refused = cl.refused || answered
+	if !answered && cl.paused {
+		// A refusal waits on a client that does not read, with a deadline:
+		// once the deadline passes it is lost, though the connection may
+		// close only later, after the client reads again (a linger).
+		cl.refusalMayBeLost = true
+	}
 	switch {
 	case cl.disconnected:
 	case certain:
