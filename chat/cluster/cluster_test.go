@@ -1,0 +1,286 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"achat/chat/chattest"
+	"achat/chat/protocol"
+	"achat/internal/embeddednats"
+)
+
+// These tests run real nodes on loopback, joined by a NATS server embedded in
+// the test process: NATS is a network peer, so testing/synctest cannot hold
+// them in a bubble. They wait on what clients read and on the nodes' log
+// lines, never on a clock.
+
+// startNATS starts a NATS server for one test.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := embeddednats.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(ns.Shutdown)
+	return ns.URL()
+}
+
+// node is a running cluster node, and the log lines it has written.
+type node struct {
+	t      *testing.T
+	srv    *Server
+	addr   string
+	served chan error
+	logs   *logLines
+}
+
+// startNode starts a node on loopback, joined to the NATS server at url.
+// The test's cleanup shuts it down, unless the test has.
+func startNode(t *testing.T, url string, cfg Config) *node {
+	t.Helper()
+	logs := newLogLines()
+	cfg.NATS, cfg.Logger = url, slog.New(logs)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	n := &node{t: t, srv: New(cfg), addr: l.Addr().String(), served: make(chan error, 1), logs: logs}
+	go func() { n.served <- n.srv.Serve(l) }() // ends once shutdown begins
+	logs.waitFor(t, "joined the cluster", "")
+	t.Cleanup(func() { n.shutdown() })
+	return n
+}
+
+// shutdown stops the node as Ctrl-C does, and checks that it stopped cleanly.
+func (n *node) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	assert.NoError(n.t, n.srv.Shutdown(ctx), "the drain ends before its deadline")
+	assert.ErrorIs(n.t, <-n.served, ErrServerClosed)
+	n.served <- ErrServerClosed // for a second call
+}
+
+// knows waits until this node has seen name logged in on another node.
+func (n *node) knows(name string) { n.logs.waitFor(n.t, "name held elsewhere", name) }
+
+// logLines is a slog.Handler that keeps each record's message and "name"
+// attribute, so that a test can wait for a step that a node only logs.
+type logLines struct {
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{} // closed and replaced on every record
+}
+
+func newLogLines() *logLines { return &logLines{changed: make(chan struct{})} }
+
+func (h *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logLines) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logLines) WithGroup(string) slog.Handler            { return h }
+func (h *logLines) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "name" {
+			line += " name=" + a.Value.String()
+		}
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines = append(h.lines, line)
+	close(h.changed) // wakes every waitFor
+	h.changed = make(chan struct{})
+	return nil
+}
+
+// waitFor waits until msg has been logged (with the name attribute name,
+// if name is not empty), for at most ten seconds.
+func (h *logLines) waitFor(t *testing.T, msg, name string) {
+	t.Helper()
+	want := msg
+	if name != "" {
+		want += " name=" + name
+	}
+	timeout := time.After(10 * time.Second)
+	for seen := 0; ; {
+		h.mu.Lock()
+		lines, changed := h.lines[seen:], h.changed
+		seen = len(h.lines)
+		h.mu.Unlock()
+		for _, line := range lines {
+			if line == want {
+				return
+			}
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("no log line %q in 10s", want)
+		}
+	}
+}
+
+func TestTwoNodesAreOneChat(t *testing.T) {
+	url := startNATS(t)
+	n1, n2 := startNode(t, url, Config{}), startNode(t, url, Config{})
+	alice := chattest.Login(t, n1.addr, "alice")
+	bob := chattest.Login(t, n2.addr, "bob")
+	n1.knows("bob")
+	n2.knows("alice")
+
+	alice.Send("bob: hello from node 1")
+	bob.Expect("from alice: hello from node 1")
+	bob.Send("alice, bob: and back")
+	alice.Expect("from bob: and back")
+	bob.Expect("from bob: and back")
+
+	alice.Send("carol, bob: anyone?")
+	bob.Expect("from alice: anyone?")
+	alice.Expect(errorLine(protocol.UnknownRecipientsError{Names: []string{"carol"}}))
+}
+
+func TestANameIsHeldByOneClientInTheCluster(t *testing.T) {
+	url := startNATS(t)
+	n1, n2 := startNode(t, url, Config{}), startNode(t, url, Config{})
+	alice := chattest.Login(t, n1.addr, "alice")
+
+	impostor := chattest.Dial(t, n2.addr)
+	impostor.Send("alice")
+	impostor.Expect(errorLine(protocol.NameTakenError{Name: "alice"}))
+	impostor.ExpectClosed()
+
+	alice.Close()
+	n1.logs.waitFor(t, "name freed", "alice")
+	chattest.Login(t, n2.addr, "alice") // free again, on any node
+}
+
+func TestNamesThatAreNotSubjectTokensWork(t *testing.T) {
+	url := startNATS(t)
+	n1, n2 := startNode(t, url, Config{}), startNode(t, url, Config{})
+	const odd = "a.b*c>d é"
+	alice := chattest.Login(t, n1.addr, "alice")
+	chattest.Login(t, n2.addr, odd)
+	n1.knows(odd)
+	odder := chattest.Dial(t, n1.addr)
+	odder.Send(odd)
+	odder.Expect(errorLine(protocol.NameTakenError{Name: odd}))
+	alice.Send(odd + ": hi")
+	alice.Send("alice: routed?")
+	alice.Expect("from alice: routed?") // no error line came before it
+}
+
+// TestARestartedNodeDeliversWhatWasSentToIt: carol's node shuts down while
+// what alice sent her has reached NATS and not carol. She gets all of it;
+// then she logs in on another node, at once, and alice reaches her there.
+// bob, on a node that keeps running, misses nothing.
+func TestARestartedNodeDeliversWhatWasSentToIt(t *testing.T) {
+	const n = 2000
+	url := startNATS(t)
+	n1, n2, n3 := startNode(t, url, Config{}), startNode(t, url, Config{}), startNode(t, url, Config{})
+	alice := chattest.Login(t, n1.addr, "alice")
+	bob := chattest.Login(t, n3.addr, "bob")
+	carol := chattest.Login(t, n2.addr, "carol")
+	n1.knows("bob")
+	n1.knows("carol")
+
+	// A plain NATS client sees what node 1 publishes: once it has seen all
+	// n messages for node 2, the NATS server has them.
+	published := countPublished(t, url, nodeSubject(n2.srv.node), n)
+	for i := range n {
+		alice.Send(fmt.Sprintf("bob, carol: %d", i))
+	}
+	<-published
+	n2.shutdown() // carol has read nothing yet: node 2's writers wait for her
+	for i := range n {
+		carol.Expect(fmt.Sprintf("from alice: %d", i))
+	}
+	carol.ExpectClosed()
+
+	carol = chattest.Login(t, n3.addr, "carol") // her name is free at once
+	n1.knows("carol")
+	alice.Send("carol, bob: moved?")
+	carol.Expect("from alice: moved?")
+	for i := range n {
+		bob.Expect(fmt.Sprintf("from alice: %d", i))
+	}
+	bob.Expect("from alice: moved?")
+}
+
+// countPublished subscribes to subject and closes the channel it returns
+// once n messages have come.
+func countPublished(t *testing.T, url, subject string, n int) <-chan struct{} {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	done := make(chan struct{})
+	count := 0
+	_, err = nc.Subscribe(subject, func(*nats.Msg) { // called in one goroutine
+		if count++; count == n {
+			close(done)
+		}
+	})
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush()) // the subscription is in place
+	return done
+}
+
+// TestANodeThatDiesFreesItsNamesWithinTheTTL: a node that stops without a
+// shutdown (its NATS connection simply goes) holds its names until the
+// bucket forgets them: within the name TTL.
+func TestANodeThatDiesFreesItsNamesWithinTheTTL(t *testing.T) {
+	const ttl = time.Second
+	url := startNATS(t)
+	dead, err := connectBus(url, "dead", ttl)
+	require.NoError(t, err)
+	require.NoError(t, dead.claim("alice"))
+	died := time.Now()
+	dead.nc.Close() // no release, no renewal: what kill -9 leaves
+
+	other, err := connectBus(url, "other", ttl)
+	require.NoError(t, err)
+	defer other.nc.Close()
+	require.ErrorAs(t, other.claim("alice"), new(protocol.NameTakenError), "still held right after")
+	// The bucket forgets a key without a word to its watchers: this polls
+	// it, every 50 ms, until the name can be claimed.
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for other.claim("alice") != nil {
+		require.Less(t, time.Since(died), ttl+time.Second, "the name stays held past the TTL")
+		<-poll.C
+	}
+	t.Logf("free %v after the node died (TTL %v)", time.Since(died).Round(time.Millisecond), ttl)
+}
+
+// TestANodeRenewsItsNames: a node that lives holds its names past the TTL.
+func TestANodeRenewsItsNames(t *testing.T) {
+	const ttl = time.Second
+	url := startNATS(t)
+	n1 := startNode(t, url, Config{NameTTL: ttl})
+	alice := chattest.Login(t, n1.addr, "alice")
+	other, err := connectBus(url, "other", ttl)
+	require.NoError(t, err)
+	defer other.nc.Close()
+	watch, err := other.kv.Watch(context.Background(), nameKey("alice"))
+	require.NoError(t, err)
+	defer watch.Stop()
+	renewals := 0
+	for entry := range watch.Updates() { // three renewals span more than the TTL
+		if entry != nil && strings.HasPrefix(string(entry.Value()), n1.srv.node) {
+			if renewals++; renewals == 4 {
+				break
+			}
+		}
+	}
+	require.ErrorAs(t, other.claim("alice"), new(protocol.NameTakenError))
+	alice.Send("alice: still here")
+	alice.Expect("from alice: still here")
+}
+
+// errorLine is the line the server sends for err, as a client reads it.
+func errorLine(err error) string { return strings.TrimSuffix(protocol.ErrorLine(err), "\n") }
