@@ -107,35 +107,33 @@ func (s *Server) login(peers map[string]peer, ev loginEvent) error {
 	peers[ev.name] = peer{id: ev.id, conn: ev.conn, queue: q, unwritten: unwritten}
 	s.writers.Add(1)
 	go s.write(ev.conn, ev.name, q, unwritten) // ends when the broker closes q; drain waits
+	// After the peer is in the map, so that a message from another node
+	// finds it; the reader waits until NATS has the subscription.
+	if err := s.bus.subscribe(ev.name); err != nil {
+		s.log.Warn("messages from other nodes will not reach this client", "name", ev.name, "err", err)
+	}
 	s.hooks.ReportLoggedIn(ev.conn, ev.name)
 	s.log.Info("logged in", "name", ev.name, "conn", ev.id)
 	return nil
 }
 
 // route queues a message for each recipient that is logged in here,
-// publishes it once to each other node that holds recipients, and tells the
-// sender which ones are logged in nowhere. A message to a peer that is gone
-// is dropped here, without blocking anyone.
+// publishes it for each one logged in on another node, and tells the sender
+// which ones are logged in nowhere. A message to a peer that is gone is
+// dropped here, without blocking anyone.
 func (s *Server) route(peers map[string]peer, remote map[string]remoteName, id connID, from string, msg protocol.Message) {
 	// Formatted once, whatever the number of recipients.
 	line := protocol.FormatDelivery(from, msg.Text)
 	var unknown []string
-	elsewhere := make(map[string][]string) // node -> the recipients it holds
 	for _, name := range msg.To {
 		p, here := peers[name]
-		node, there := s.whereIs(remote, name)
 		switch {
 		case here && !p.evicted:
 			s.push(peers, name, p, line)
-		case !here && there:
-			elsewhere[node] = append(elsewhere[node], name)
+		case !here && s.heldElsewhere(remote, name):
+			s.publish(from, name, msg.Text)
 		default: // logged in nowhere, or on its way out (see evict)
 			unknown = append(unknown, name)
-		}
-	}
-	for node, names := range elsewhere {
-		if err := s.bus.publish(node, from, names, msg.Text); err != nil {
-			s.log.Warn("message not delivered: NATS refused it", "from", from, "to", names, "err", err)
 		}
 	}
 	if len(unknown) > 0 {
@@ -205,16 +203,20 @@ func (s *Server) leave(peers map[string]peer, ev leaveEvent) {
 	s.log.Info("left", "name", ev.name, "conn", ev.id)
 }
 
-// whereIs returns the node that holds name, if another node does. A name
-// whose node has not renewed it for the name TTL is gone: that node died
-// without freeing it, and the bucket has forgotten it, without a word to the
+// heldElsewhere reports whether another node holds name. A name whose node
+// has not renewed it for the name TTL is gone: that node died without
+// freeing it, and the bucket has forgotten it without a word to the
 // watchers.
-func (s *Server) whereIs(remote map[string]remoteName, name string) (node string, ok bool) {
+func (s *Server) heldElsewhere(remote map[string]remoteName, name string) bool {
 	r, ok := remote[name]
-	if !ok || time.Since(r.seen) > s.nameTTL {
-		return "", false
+	return ok && time.Since(r.seen) <= s.nameTTL
+}
+
+// publish hands a message for a client of another node to NATS.
+func (s *Server) publish(from, to, text string) {
+	if err := s.bus.publish(from, to, text); err != nil {
+		s.log.Warn("message not delivered: NATS refused it", "from", from, "to", to, "err", err)
 	}
-	return r.node, true
 }
 
 // noteName records a change to the names that other nodes hold.
@@ -230,15 +232,12 @@ func (s *Server) noteName(remote map[string]remoteName, ev nameEvent) {
 	remote[ev.name] = remoteName{node: ev.node, seen: time.Now()}
 }
 
-// deliverRemote queues a message that another node routed here, for those of
-// its recipients that are still logged in here. One that left meanwhile does
-// not get it, and its sender is not told: the sender's node had routed it
-// to a client it saw logged in, as one server would.
+// deliverRemote queues a message that another node routed to a client of
+// this one, if it is still logged in here. One that left meanwhile does not
+// get it, and its sender is not told: the sender's node routed it to a
+// client it saw logged in, as one server would.
 func (s *Server) deliverRemote(peers map[string]peer, ev remoteEvent) {
-	line := protocol.FormatDelivery(ev.from, ev.text)
-	for _, name := range ev.to {
-		if p, ok := peers[name]; ok && !p.evicted {
-			s.push(peers, name, p, line)
-		}
+	if p, ok := peers[ev.to]; ok && !p.evicted {
+		s.push(peers, ev.to, p, protocol.FormatDelivery(ev.from, ev.text))
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,15 +22,16 @@ import (
 //
 //   - the names: a JetStream key-value bucket holds one key per logged-in
 //     name, whose value is the node that holds it. Create fails on a key that
-//     exists, so two nodes can never hold one name. A node renews its keys;
-//     the bucket's TTL frees the names of a node that died without a
-//     shutdown;
-//   - the messages: each node subscribes to the subject achat.node.<node>;
-//     a message for a client of another node is published there, once per
-//     node, with the names it is for.
+//     exists, so two clients can never hold one name, on one node or on two.
+//     A node renews its keys; the bucket's TTL frees the names of a node
+//     that died without a shutdown;
+//   - the messages: the node that holds a name subscribes to the subject
+//     achat.user.<name>, and a message for a client of another node is
+//     published there. A message follows its recipient, wherever it is
+//     logged in.
 //
-// Every watcher of the bucket learns where each name is: that is how a
-// broker knows, without asking, whether a name is logged in on another node.
+// Every node watches the bucket, so a broker knows, without asking, whether
+// a name is logged in on another node.
 
 // bucket is the key-value bucket of the names. Its keys are the names,
 // encoded (nameKey); its values the nodes that hold them.
@@ -41,12 +41,10 @@ const bucket = "achat-names"
 // must still stop.
 const busTimeout = 2 * time.Second
 
-// remoteEvent is a message that a sender's node published to this node for
-// some of its clients. The subscription's handler hands it to the broker.
+// remoteEvent is a message that a client of another node sent to a client
+// of this one. The subscription's handler hands it to the broker.
 type remoteEvent struct {
-	from string
-	to   []string // the recipients logged in on this node, when the sender's node routed it
-	text string
+	from, to, text string
 }
 
 // nameEvent is a change to the bucket, as the watcher sees it: name is now
@@ -56,41 +54,43 @@ type nameEvent struct {
 	gone       bool
 }
 
-// remoteName is where a name that another node holds is, for the broker.
+// remoteName is a name that another node holds, as the broker knows it.
 type remoteName struct {
 	node string
 	seen time.Time // its last renewal; older than the names' TTL, it is gone
 }
 
-// bus is a node's link to the others.
-type bus struct {
-	node     string // this node's id: its subject is achat.node.<node>
-	nameTTL  time.Duration
-	nc       *nats.Conn
-	kv       jetstream.KeyValue
-	sub      *nats.Subscription   // achat.node.<node>, handled by (*Server).receive
-	gate     sync.Mutex           // held by receive while it hands a message over
-	gateShut bool                 // set by leaveBus: receive drops what comes after
-	watcher  jetstream.KeyWatcher // every change to the bucket, for the broker
-	loops    sync.WaitGroup       // the watcher's and the renewer's goroutines
-	stop     chan struct{}        // closed by stopLoops, to end the renewer
-
-	mu   sync.Mutex        // guards held
-	held map[string]uint64 // the names this node holds: name -> the key's revision
+// claim is a name that this node holds.
+type claim struct {
+	rev uint64             // the revision of the name's key that this node wrote last
+	sub *nats.Subscription // the name's subject; nil until the broker has logged it in
 }
 
-// newNodeID returns a random id, a valid subject token.
+// bus is a node's link to the others.
+type bus struct {
+	node    string // this node's id, the value of its keys
+	nameTTL time.Duration
+	nc      *nats.Conn
+	kv      jetstream.KeyValue
+	receive nats.MsgHandler      // for every name's subject
+	watcher jetstream.KeyWatcher // every change to the bucket, for the broker
+	loops   sync.WaitGroup       // the watcher's and the renewer's goroutines
+	stop    chan struct{}        // closed by stopLoops, to end the renewer
+
+	mu   sync.Mutex       // guards held
+	held map[string]claim // the names this node holds
+}
+
+// newNodeID returns a random id for a node.
 func newNodeID() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// nodeSubject is the subject that node listens on.
-func nodeSubject(node string) string { return "achat.node." + node }
-
-// nameKey encodes name as a key: a name may hold characters that a NATS
-// key may not ('*', '>', ' ', ...), and base64url's alphabet is all valid.
+// nameKey encodes name as a key and a subject token: a name may hold
+// characters that neither may ('.', '*', '>', ' ', ...), and base64url's
+// alphabet is valid in both.
 func nameKey(name string) string { return base64.RawURLEncoding.EncodeToString([]byte(name)) }
 
 func keyName(key string) (string, error) {
@@ -98,9 +98,12 @@ func keyName(key string) (string, error) {
 	return string(b), err
 }
 
+// userSubject is the subject of the messages for name.
+func userSubject(name string) string { return "achat.user." + nameKey(name) }
+
 // connectBus connects to the NATS server at url and makes sure the bucket
-// of names exists.
-func connectBus(url, node string, nameTTL time.Duration) (*bus, error) {
+// of names exists. Messages for this node's names go to receive.
+func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler) (*bus, error) {
 	nc, err := nats.Connect(url, nats.Name("achat node "+node), nats.DrainTimeout(busTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to NATS at %s: %w", url, err)
@@ -114,8 +117,8 @@ func connectBus(url, node string, nameTTL time.Duration) (*bus, error) {
 			Bucket: bucket, TTL: nameTTL, Storage: jetstream.MemoryStorage,
 		})
 		if err == nil {
-			return &bus{node: node, nameTTL: nameTTL, nc: nc, kv: kv,
-				stop: make(chan struct{}), held: make(map[string]uint64)}, nil
+			return &bus{node: node, nameTTL: nameTTL, nc: nc, kv: kv, receive: receive,
+				stop: make(chan struct{}), held: make(map[string]claim)}, nil
 		}
 	}
 	nc.Close()
@@ -134,39 +137,50 @@ func (b *bus) claim(name string) error {
 		return fmt.Errorf("cluster: claiming a name: %w", err)
 	}
 	b.mu.Lock()
-	b.held[name] = rev
+	b.held[name] = claim{rev: rev}
 	b.mu.Unlock()
 	return nil
 }
 
-// release frees name, if this node still holds it. The revision makes sure
-// that it deletes this node's claim, not a later one by another node.
+// subscribe starts receiving the messages for name, which this node has
+// claimed. The broker calls it once it has logged the name in, so that a
+// message that comes finds its peer. It does not wait for NATS: see
+// confirm.
+func (b *bus) subscribe(name string) error {
+	sub, err := b.nc.Subscribe(userSubject(name), b.receive) // nats.go calls receive in one goroutine per subscription, in order
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	c := b.held[name]
+	c.sub = sub
+	b.held[name] = c
+	b.mu.Unlock()
+	return nil
+}
+
+// confirm returns once the NATS server has every subscription made so far:
+// a client whose login is answered after it gets every message published
+// to its name from then on.
+func (b *bus) confirm() error { return b.nc.FlushTimeout(busTimeout) }
+
+// release frees name, if this node still holds it: no more messages for it
+// are received here, and another client may claim it. The revision makes sure
+// that it deletes this node's claim, not a later one of another node.
 func (b *bus) release(name string) error {
 	b.mu.Lock()
-	rev, ok := b.held[name]
+	c, ok := b.held[name]
 	delete(b.held, name)
 	b.mu.Unlock()
 	if !ok {
 		return nil
 	}
+	if c.sub != nil {
+		c.sub.Unsubscribe() // the client has left: what comes for it now is not its
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
 	defer cancel()
-	return b.kv.Delete(ctx, nameKey(name), jetstream.LastRevision(rev))
-}
-
-// releaseAll frees every name this node holds.
-func (b *bus) releaseAll() error {
-	b.mu.Lock()
-	names := make([]string, 0, len(b.held))
-	for name := range b.held {
-		names = append(names, name)
-	}
-	b.mu.Unlock()
-	var errs []error
-	for _, name := range names {
-		errs = append(errs, b.release(name))
-	}
-	return errors.Join(errs...)
+	return b.kv.Delete(ctx, nameKey(name), jetstream.LastRevision(c.rev))
 }
 
 // renew keeps this node's names alive: the bucket forgets a key that has
@@ -195,32 +209,33 @@ func (b *bus) renewAll() {
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
 	defer cancel()
-	for name, rev := range held {
-		next, err := b.kv.Update(ctx, nameKey(name), []byte(b.node), rev)
+	for name, c := range held {
+		next, err := b.kv.Update(ctx, nameKey(name), []byte(b.node), c.rev)
 		if err != nil {
 			continue // released meanwhile, or lost: see renew
 		}
 		b.mu.Lock()
-		current, held := b.held[name]
-		if held && current == rev {
-			b.held[name] = next
+		current, still := b.held[name]
+		if still && current.rev == c.rev {
+			current.rev = next
+			b.held[name] = current
 		}
 		b.mu.Unlock()
-		if !held { // released while it was renewed, so its delete failed: delete it now
+		if !still { // released while it was renewed, so its delete failed: delete it now
 			b.kv.Delete(ctx, nameKey(name), jetstream.LastRevision(next))
 		}
 	}
 }
 
-// publish sends a message from a client of this node to names, all held by
-// node. Publish only buffers it: flush, at shutdown, sends what is
+// publish sends a message from a client of this node to name, a client of
+// another node. Publish only buffers it: flush, at shutdown, sends what is
 // buffered. One connection publishes everything, in the order the broker
 // routes it, and NATS keeps the order of one connection's messages to one
-// subscriber: a sender's messages arrive in the order it sent them.
-func (b *bus) publish(node, from string, names []string, text string) error {
-	msg := nats.NewMsg(nodeSubject(node))
+// subscription: a sender's messages arrive in the order it sent them.
+func (b *bus) publish(from, name, text string) error {
+	msg := nats.NewMsg(userSubject(name))
 	msg.Header.Set("From", from)
-	msg.Header["To"] = names
+	msg.Header.Set("To", name)
 	msg.Data = []byte(text)
 	return b.nc.PublishMsg(msg)
 }
@@ -228,19 +243,44 @@ func (b *bus) publish(node, from string, names []string, text string) error {
 // flush returns once the NATS server has every message published so far.
 func (b *bus) flush() error { return b.nc.FlushTimeout(busTimeout) }
 
-// drainSubscription stops this node's interest in its subject, and returns
-// once every message that NATS sent it before that has been handled.
-func (b *bus) drainSubscription() error {
-	closed := b.sub.StatusChanged(nats.SubscriptionClosed) // closed when the drain is over
-	if err := b.sub.Drain(); err != nil {
-		return err
+// freeNames deletes the keys of every name this node holds, and keeps their
+// subscriptions: at shutdown, what was published to them must still arrive.
+func (b *bus) freeNames() error {
+	b.mu.Lock()
+	held := maps.Clone(b.held)
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
+	defer cancel()
+	var errs []error
+	for name, c := range held {
+		errs = append(errs, b.kv.Delete(ctx, nameKey(name), jetstream.LastRevision(c.rev)))
 	}
-	select {
-	case <-closed:
-		return nil
-	case <-time.After(busTimeout):
-		return errors.New("cluster: the subscription's drain timed out")
+	return errors.Join(errs...)
+}
+
+// drainSubscriptions stops this node's interest in its names' subjects, and
+// returns once every message that NATS sent it before that has been handled.
+func (b *bus) drainSubscriptions() error {
+	b.mu.Lock()
+	held := maps.Clone(b.held)
+	b.mu.Unlock()
+	var closed []<-chan nats.SubStatus
+	for _, c := range held {
+		if c.sub != nil && c.sub.Drain() == nil {
+			// Closed once the drain is over. (Asked for after Drain: a
+			// subscription that is already closed then has a closed channel.)
+			closed = append(closed, c.sub.StatusChanged(nats.SubscriptionClosed))
+		}
 	}
+	timeout := time.After(busTimeout)
+	for _, ch := range closed {
+		select {
+		case <-ch:
+		case <-timeout:
+			return errors.New("cluster: the subscriptions' drain timed out")
+		}
+	}
+	return nil
 }
 
 // stopLoops ends the watcher and the renewer, if they run, and waits for
@@ -264,11 +304,6 @@ func (b *bus) close() {
 	<-closed
 }
 
-// decodeRemote reads what publish wrote.
-func decodeRemote(msg *nats.Msg) remoteEvent {
-	return remoteEvent{from: msg.Header.Get("From"), to: msg.Header.Values("To"), text: string(msg.Data)}
-}
-
 // decodeName reads a change to the bucket, as nameEvent.
 func decodeName(e jetstream.KeyValueEntry) (nameEvent, bool) {
 	name, err := keyName(e.Key())
@@ -276,19 +311,14 @@ func decodeName(e jetstream.KeyValueEntry) (nameEvent, bool) {
 		return nameEvent{}, false // not a key this program wrote
 	}
 	gone := e.Operation() != jetstream.KeyValuePut
-	return nameEvent{name: name, node: strings.Clone(string(e.Value())), gone: gone}, true
+	return nameEvent{name: name, node: string(e.Value()), gone: gone}, true
 }
 
-// listen subscribes this node to its subject and watches the bucket, in
-// goroutines of their own that hand what they get to the broker. If either
-// fails, Serve returns the error, and the drain stops what did start.
+// listen watches the bucket, and renews this node's names, in goroutines of
+// their own. If the watch fails, Serve returns the error, and the drain
+// stops what did start.
 func (s *Server) listen() error {
 	b := s.bus
-	sub, err := b.nc.Subscribe(nodeSubject(s.node), s.receive) // nats.go calls receive in one goroutine, in order
-	if err != nil {
-		return fmt.Errorf("cluster: subscribing: %w", err)
-	}
-	b.sub = sub
 	watcher, err := b.kv.WatchAll(context.Background())
 	if err != nil {
 		return fmt.Errorf("cluster: watching the names: %w", err)
@@ -299,18 +329,17 @@ func (s *Server) listen() error {
 	return nil
 }
 
-// receive hands a message that another node published for clients of this
-// node to the broker. The gate makes sure that none is handed over once the
-// broker's events are closed, even if NATS failed during the drain.
+// receive hands a message that a client of another node sent to a client of
+// this one to the broker. The gate makes sure that none is handed over once
+// the broker's events are closed, even if NATS failed during the drain.
 func (s *Server) receive(msg *nats.Msg) {
-	b := s.bus
-	b.gate.Lock()
-	defer b.gate.Unlock()
-	if b.gateShut {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	if s.gateShut {
 		s.log.Warn("message not delivered: it came after this node's drain", "from", msg.Header.Get("From"))
 		return
 	}
-	s.events <- decodeRemote(msg)
+	s.events <- remoteEvent{from: msg.Header.Get("From"), to: msg.Header.Get("To"), text: string(msg.Data)}
 }
 
 // watchNames tells the broker of every change to the bucket but this
@@ -335,15 +364,13 @@ func (s *Server) watchNames(watcher jetstream.KeyWatcher) {
 func (s *Server) leaveBus() {
 	b := s.bus
 	b.stopLoops()
-	if err := b.releaseAll(); err != nil {
+	if err := b.freeNames(); err != nil {
 		s.log.Warn("names not freed: they come free within the name TTL", "err", err, "ttl", s.nameTTL)
 	}
-	if b.sub != nil {
-		if err := b.drainSubscription(); err != nil {
-			s.log.Warn("subscription not drained", "err", err)
-		}
+	if err := b.drainSubscriptions(); err != nil {
+		s.log.Warn("messages for this node's clients may be lost", "err", err)
 	}
-	b.gate.Lock()
-	b.gateShut = true
-	b.gate.Unlock()
+	s.gate.Lock()
+	s.gateShut = true
+	s.gate.Unlock()
 }

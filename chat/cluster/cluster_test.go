@@ -189,8 +189,8 @@ func TestARestartedNodeDeliversWhatWasSentToIt(t *testing.T) {
 	n1.knows("carol")
 
 	// A plain NATS client sees what node 1 publishes: once it has seen all
-	// n messages for node 2, the NATS server has them.
-	published := countPublished(t, url, nodeSubject(n2.srv.node), n)
+	// n messages for carol, the NATS server has them.
+	published := countPublished(t, url, userSubject("carol"), n)
 	for i := range n {
 		alice.Send(fmt.Sprintf("bob, carol: %d", i))
 	}
@@ -236,13 +236,13 @@ func countPublished(t *testing.T, url, subject string, n int) <-chan struct{} {
 func TestANodeThatDiesFreesItsNamesWithinTheTTL(t *testing.T) {
 	const ttl = time.Second
 	url := startNATS(t)
-	dead, err := connectBus(url, "dead", ttl)
+	dead, err := connectBus(url, "dead", ttl, nil)
 	require.NoError(t, err)
 	require.NoError(t, dead.claim("alice"))
 	died := time.Now()
 	dead.nc.Close() // no release, no renewal: what kill -9 leaves
 
-	other, err := connectBus(url, "other", ttl)
+	other, err := connectBus(url, "other", ttl, nil)
 	require.NoError(t, err)
 	defer other.nc.Close()
 	require.ErrorAs(t, other.claim("alice"), new(protocol.NameTakenError), "still held right after")
@@ -263,7 +263,7 @@ func TestANodeRenewsItsNames(t *testing.T) {
 	url := startNATS(t)
 	n1 := startNode(t, url, Config{NameTTL: ttl})
 	alice := chattest.Login(t, n1.addr, "alice")
-	other, err := connectBus(url, "other", ttl)
+	other, err := connectBus(url, "other", ttl, nil)
 	require.NoError(t, err)
 	defer other.nc.Close()
 	watch, err := other.kv.Watch(context.Background(), nameKey("alice"))

@@ -106,11 +106,16 @@ func (s *Server) join(conn net.Conn, id connID, name string) error {
 	}
 	verdict := make(chan error, 1) // the broker sends once, without waiting
 	s.events <- loginEvent{id: id, name: name, conn: conn, verdict: verdict}
-	err := <-verdict
-	if err != nil {
+	if err := <-verdict; err != nil {
 		s.bus.release(name)
+		return err
 	}
-	return err
+	// The client may learn that it is logged in from its next line's answer:
+	// from then on it must get what other nodes send it.
+	if err := s.bus.confirm(); err != nil {
+		s.log.Warn("messages from other nodes may not reach this client", "name", name, "err", err)
+	}
+	return nil
 }
 
 // refuse tells the client why it cannot log in, unless it has gone, and

@@ -70,6 +70,8 @@ type Server struct {
 	nameTTL        time.Duration // how long a dead node's names stay taken
 	node           string        // this node's id on the bus
 	bus            *bus          // set by Serve before its accept loop starts
+	gate           sync.Mutex    // held by receive while it hands a message to the broker
+	gateShut       bool          // set by leaveBus: receive drops what comes after
 
 	// ctx is cancelled when shutdown begins. A cancelled context is a state,
 	// not an event: a reader that checks it late still sees it, unlike a
@@ -132,7 +134,7 @@ func orDefault[T int | time.Duration](v, def T) T {
 // called once; it closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
 	defer l.Close()
-	b, err := connectBus(s.natsURL, s.node, s.nameTTL)
+	b, err := connectBus(s.natsURL, s.node, s.nameTTL, s.receive)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"achat/chat/broker"
+	"achat/chat/cluster"
 	"achat/chat/disconnect"
 	"achat/chat/drain"
 	"achat/chat/limits"
@@ -45,6 +46,8 @@ type settings struct {
 	maxConns       int           // limits: connections held at once
 	loginTimeout   time.Duration // limits: for a connection's first line
 	writeTimeout   time.Duration // limits: for a write that makes no progress
+	nats           string        // cluster: the NATS server's URL (achat serve starts one if empty)
+	nameTTL        time.Duration // cluster: how long a dead node's names stay taken
 }
 
 var chapters = []chapter{
@@ -80,6 +83,15 @@ var chapters = []chapter{
 		},
 		limits.ErrServerClosed,
 		[]string{"max-queued", "max-queued-bytes", "max-conns", "login-timeout", "write-timeout"}},
+	{"cluster", "many nodes on NATS are one chat; a node's Ctrl-C is a rolling restart that loses nothing",
+		func(s settings) server {
+			return cluster.New(cluster.Config{Logger: s.logger, MaxQueued: s.maxQueued,
+				MaxQueuedBytes: s.maxQueuedBytes, MaxConns: s.maxConns,
+				LoginTimeout: s.loginTimeout, WriteTimeout: s.writeTimeout,
+				NATS: s.nats, NameTTL: s.nameTTL})
+		},
+		cluster.ErrServerClosed,
+		[]string{"max-queued", "max-queued-bytes", "max-conns", "login-timeout", "write-timeout", "nats", "name-ttl"}},
 }
 
 // defaultChapter is the newest chapter: the best server so far.

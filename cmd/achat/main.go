@@ -2,6 +2,7 @@
 //
 //	achat serve [-chapter limits] [-addr 127.0.0.1:8080] [-drain-timeout 10s] [chapter settings]
 //	achat client [-addr 127.0.0.1:8080] [-name NAME]
+//	achat nats [-addr 127.0.0.1:4222]
 //	achat chapters
 //	achat compare [-chapters a,b] [-scenarios x,y] [-format text|markdown] [-update]
 //
@@ -22,6 +23,7 @@ const usage = `usage:
   achat serve [-chapter NAME] [-addr HOST:PORT] [-drain-timeout DURATION] [chapter settings]
               (achat serve -h: every flag, and the chapters that take it)
   achat client [-addr HOST:PORT] [-name NAME]
+  achat nats [-addr HOST:PORT]   (a NATS server for chapter cluster's nodes)
   achat chapters
   achat compare [-chapters A,B] [-scenarios X,Y] [-format text|markdown] [-update]
                 (achat compare -h: every flag)
@@ -44,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		return runClient(ctx, args[1:], stdin, stdout, stderr)
+	case "nats":
+		return runNATS(args[1:], stdout, stderr)
 	case "chapters":
 		listChapters(stdout)
 		return 0

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"achat/internal/embeddednats"
 )
 
 // runServe runs one chapter's server until SIGINT or SIGTERM, then shuts it
@@ -29,15 +31,19 @@ func runServe(args []string, stderr io.Writer) int {
 		"how long Ctrl-C waits for clients to read what is owed to them")
 	var set settings
 	flags.IntVar(&set.maxQueued, "max-queued", 0,
-		"chapters slow, limits: lines that may wait for one client before it is disconnected (0: 4096)")
+		"chapters slow, limits, cluster: lines that may wait for one client before it is disconnected (0: 4096)")
 	flags.IntVar(&set.maxQueuedBytes, "max-queued-bytes", 0,
-		"chapter limits: bytes that may wait for one client before it is disconnected (0: 256 KiB)")
+		"chapters limits, cluster: bytes that may wait for one client before it is disconnected (0: 256 KiB)")
 	flags.IntVar(&set.maxConns, "max-conns", 0,
-		"chapter limits: connections held at once (0: 1000, or what the file limit allows)")
+		"chapters limits, cluster: connections held at once (0: 1000, or what the file limit allows)")
 	flags.DurationVar(&set.loginTimeout, "login-timeout", 0,
-		"chapter limits: how long a connection may take to send its name (0: 10s)")
+		"chapters limits, cluster: how long a connection may take to send its name (0: 10s)")
 	flags.DurationVar(&set.writeTimeout, "write-timeout", 0,
-		"chapter limits: how long a write may make no progress before the client is dropped (0: 10s)")
+		"chapters limits, cluster: how long a write may make no progress before the client is dropped (0: 10s)")
+	flags.StringVar(&set.nats, "nats", "",
+		"chapter cluster: the URL of the NATS server (with JetStream) that joins the nodes (empty: start one in this process)")
+	flags.DurationVar(&set.nameTTL, "name-ttl", 0,
+		"chapter cluster: how long the names of a node that died without a shutdown stay taken (0: 6s)")
 	lenient := flags.Bool("lenient", false,
 		"ignore, with a log line, a setting that the chapter does not have (achat compare runs every chapter with one scenario's settings)")
 	if err := flags.Parse(args); err != nil {
@@ -51,7 +57,7 @@ func runServe(args []string, stderr io.Writer) int {
 			err = fmt.Errorf("-%s is not a setting of chapter %s", foreign[0], ch.name)
 		}
 	}
-	if err == nil && ch.name == "limits" {
+	if err == nil && (ch.name == "limits" || ch.name == "cluster") {
 		set.maxConns, err = fitFileLimit(set.maxConns)
 	}
 	if err != nil {
@@ -61,6 +67,16 @@ func runServe(args []string, stderr io.Writer) int {
 	set.logger = slog.New(slog.NewTextHandler(stderr, nil))
 	if len(foreign) > 0 {
 		set.logger.Info("ignored: settings this chapter does not have", "chapter", ch.name, "flags", foreign)
+	}
+	if ch.name == "cluster" && set.nats == "" {
+		bus, err := embeddednats.Start("127.0.0.1:0")
+		if err != nil {
+			set.logger.Error("cannot start a NATS server", "err", err)
+			return 1
+		}
+		defer bus.Shutdown() // after the node's drain, which drains its NATS connection
+		set.nats = bus.URL()
+		set.logger.Info("started a NATS server in this process: more nodes join with -nats "+set.nats, "nats", set.nats)
 	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
