@@ -6,7 +6,7 @@ CHAPTER ?= limits
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run build seed measure test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
+.PHONY: help run cluster build seed measure test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -21,6 +21,9 @@ compare-update: build ## run the comparison, write its verdicts into CHAPTERS.md
 
 run: build ## build and run the server (CHAPTER=limits ADDR=127.0.0.1:8080)
 	./bin/achat serve -chapter $(CHAPTER) -addr $(ADDR)
+
+cluster: build ## a NATS server and three nodes of chapter cluster on loopback (PORT=8081 NATS_PORT=4222), until Ctrl-C
+	./scripts/cluster
 
 build: ## build bin/achat
 	$(GO) build -o bin/achat ./cmd/achat
