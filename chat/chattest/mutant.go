@@ -206,3 +206,30 @@ func runBinary(t *testing.T, bin, run string) string {
 // at its first failure, most of them within 100 schedules, so only a mutant
 // that is not caught pays for all of them.
 const mutantSchedules = 2000
+
+// A TestMutant is a chapter broken in one small way that a plain test
+// catches, not a property: the mechanism it breaks shows only at an instant
+// that no schedule can time, and the test sets that instant up.
+type TestMutant struct {
+	Name  string
+	Edits []Edit
+	Test  string // the test that must fail
+}
+
+// CheckTestMutants builds each mutant, as CheckMutants does, runs its test,
+// and fails t unless the test fails.
+func CheckTestMutants(t *testing.T, mutants []TestMutant) {
+	if testing.Short() {
+		t.Skip("builds and runs each mutant: -short skips it")
+	}
+	for _, m := range mutants {
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			out := runBinary(t, buildMutant(t, m.Edits), "^"+m.Test+"$")
+			if !strings.Contains(out, "--- FAIL: "+m.Test) {
+				t.Fatalf("the mutant was not caught: %s passed:\n%s", m.Test, out)
+			}
+			t.Logf("caught:\n%s", out)
+		})
+	}
+}

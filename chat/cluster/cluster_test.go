@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func startNode(t *testing.T, url string, cfg Config) *node {
 	require.NoError(t, err)
 	n := &node{t: t, srv: New(cfg), addr: l.Addr().String(), served: make(chan error, 1), logs: logs}
 	go func() { n.served <- n.srv.Serve(l) }() // ends once shutdown begins
-	logs.waitFor(t, "joined the cluster", "")
+	logs.waitFor(t, 0, "joined the cluster", "")
 	t.Cleanup(func() { n.shutdown() })
 	return n
 }
@@ -67,7 +68,13 @@ func (n *node) shutdown() {
 }
 
 // knows waits until this node has seen name logged in on another node.
-func (n *node) knows(name string) { n.logs.waitFor(n.t, "name held elsewhere", name) }
+func (n *node) knows(name string) { n.knowsSince(0, name) }
+
+// knowsSince is knows, for a log line after the first mark lines: a name
+// that was logged in before, elsewhere, is logged again when it comes back.
+func (n *node) knowsSince(mark int, name string) {
+	n.logs.waitFor(n.t, mark, "name held elsewhere", name)
+}
 
 // logLines is a slog.Handler that keeps each record's message and "name"
 // attribute, so that a test can wait for a step that a node only logs.
@@ -98,29 +105,43 @@ func (h *logLines) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// mark returns how many lines have been logged.
+func (h *logLines) mark() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.lines)
+}
+
 // waitFor waits until msg has been logged (with the name attribute name,
-// if name is not empty), for at most ten seconds.
-func (h *logLines) waitFor(t *testing.T, msg, name string) {
+// if name is not empty) after the first from lines, for at most ten seconds.
+func (h *logLines) waitFor(t *testing.T, from int, msg, name string) {
 	t.Helper()
+	if !h.logged(from, msg, name, 10*time.Second) {
+		t.Fatalf("no log line %q for %q in 10s", msg, name)
+	}
+}
+
+// logged is waitFor, for at most within, and reports whether the line came.
+func (h *logLines) logged(from int, msg, name string, within time.Duration) bool {
 	want := msg
 	if name != "" {
 		want += " name=" + name
 	}
-	timeout := time.After(10 * time.Second)
-	for seen := 0; ; {
+	timeout := time.After(within)
+	for seen := from; ; {
 		h.mu.Lock()
 		lines, changed := h.lines[seen:], h.changed
 		seen = len(h.lines)
 		h.mu.Unlock()
 		for _, line := range lines {
 			if line == want {
-				return
+				return true
 			}
 		}
 		select {
 		case <-changed:
 		case <-timeout:
-			t.Fatalf("no log line %q in 10s", want)
+			return false
 		}
 	}
 }
@@ -155,7 +176,7 @@ func TestANameIsHeldByOneClientInTheCluster(t *testing.T) {
 	impostor.ExpectClosed()
 
 	alice.Close()
-	n1.logs.waitFor(t, "name freed", "alice")
+	n1.logs.waitFor(t, 0, "name freed", "alice")
 	chattest.Login(t, n2.addr, "alice") // free again, on any node
 }
 
@@ -201,8 +222,9 @@ func TestARestartedNodeDeliversWhatWasSentToIt(t *testing.T) {
 	}
 	carol.ExpectClosed()
 
+	mark := n1.logs.mark()
 	carol = chattest.Login(t, n3.addr, "carol") // her name is free at once
-	n1.knows("carol")
+	n1.knowsSince(mark, "carol")
 	alice.Send("carol, bob: moved?")
 	carol.Expect("from alice: moved?")
 	for i := range n {
@@ -284,3 +306,49 @@ func TestANodeRenewsItsNames(t *testing.T) {
 
 // errorLine is the line the server sends for err, as a client reads it.
 func errorLine(err error) string { return strings.TrimSuffix(protocol.ErrorLine(err), "\n") }
+
+// TestTheDrainHandlesWhatHadArrived is what Subscription.Drain gives that
+// Unsubscribe does not: the messages that had reached the node, and waited
+// for their handler, are handled before the subscription closes.
+func TestTheDrainHandlesWhatHadArrived(t *testing.T) {
+	const n = 100
+	url := startNATS(t)
+	busy, release := make(chan struct{}), make(chan struct{})
+	var handled atomic.Int32
+	b, err := connectBus(url, "draining", DefaultNameTTL, func(*nats.Msg) {
+		if handled.Add(1) == 1 {
+			close(busy) // the handler is busy with the first message...
+			<-release   // ...until the drain has begun
+		}
+	})
+	require.NoError(t, err)
+	defer b.nc.Close()
+	require.NoError(t, b.claim("carol"))
+	require.NoError(t, b.subscribe("carol"))
+	require.NoError(t, b.confirm())
+	arrived := make(chan struct{})
+	_, err = b.nc.Subscribe("barrier", func(*nats.Msg) { close(arrived) })
+	require.NoError(t, err)
+	require.NoError(t, b.confirm())
+
+	sender, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer sender.Close()
+	for range n {
+		require.NoError(t, sender.Publish(userSubject("carol"), []byte("hello")))
+	}
+	// One connection's messages reach another in order, and nats.go reads
+	// them in order: once the barrier's handler runs, all n have arrived.
+	require.NoError(t, sender.Publish("barrier", nil))
+	<-busy
+	<-arrived
+
+	sub := b.held["carol"].sub
+	stopping := sub.StatusChanged(nats.SubscriptionDraining, nats.SubscriptionClosed)
+	drained := make(chan error, 1)
+	go func() { drained <- b.drainSubscriptions() }() // returns when the last handler has
+	<-stopping                                        // the drain has begun: only now may the handler go on
+	close(release)
+	require.NoError(t, <-drained)
+	require.EqualValues(t, n, handled.Load(), "every message that had arrived was handled")
+}
