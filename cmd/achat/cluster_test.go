@@ -146,8 +146,8 @@ func startNATSServer(t *testing.T) string {
 
 // rollingCluster is the nodes, and when each began its drain.
 type rollingCluster struct {
-	mu          sync.Mutex
-	nodes       []*process
+	mu        sync.Mutex
+	nodes     []*process
 	stoppedAt map[string]time.Time // node address -> when it got SIGTERM
 }
 
