@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -73,6 +74,7 @@ type bus struct {
 	nc      *nats.Conn
 	kv      jetstream.KeyValue
 	receive nats.MsgHandler      // for every name's subject
+	pending [2]int               // what may wait for receive, per name: lines, bytes
 	watcher jetstream.KeyWatcher // every change to the bucket, for the broker
 	loops   sync.WaitGroup       // the watcher's and the renewer's goroutines
 	stop    chan struct{}        // closed by stopLoops, to end the renewer
@@ -102,9 +104,15 @@ func keyName(key string) (string, error) {
 func userSubject(name string) string { return "achat.user." + nameKey(name) }
 
 // connectBus connects to the NATS server at url and makes sure the bucket
-// of names exists. Messages for this node's names go to receive.
-func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler) (*bus, error) {
-	nc, err := nats.Connect(url, nats.Name("achat node "+node), nats.DrainTimeout(busTimeout))
+// of names exists. Messages for this node's names go to receive; at most
+// pending (lines, bytes) wait for it per name, and log warns of what NATS
+// drops past that.
+func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler,
+	pending [2]int, log *slog.Logger) (*bus, error) {
+	nc, err := nats.Connect(url, nats.Name("achat node "+node), nats.DrainTimeout(busTimeout),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("NATS", "err", err) // a slow consumer: messages for a client dropped
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to NATS at %s: %w", url, err)
 	}
@@ -117,7 +125,7 @@ func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler
 			Bucket: bucket, TTL: nameTTL, Storage: jetstream.MemoryStorage,
 		})
 		if err == nil {
-			return &bus{node: node, nameTTL: nameTTL, nc: nc, kv: kv, receive: receive,
+			return &bus{node: node, nameTTL: nameTTL, nc: nc, kv: kv, receive: receive, pending: pending,
 				stop: make(chan struct{}), held: make(map[string]claim)}, nil
 		}
 	}
@@ -151,6 +159,9 @@ func (b *bus) subscribe(name string) error {
 	if err != nil {
 		return err
 	}
+	// nats.go would hold up to 500,000 messages, 64 MiB, per subscription
+	// for a busy handler: here, no more than may wait for the client.
+	sub.SetPendingLimits(b.pending[0], b.pending[1])
 	b.mu.Lock()
 	c := b.held[name]
 	c.sub = sub

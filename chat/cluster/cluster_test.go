@@ -258,13 +258,13 @@ func countPublished(t *testing.T, url, subject string, n int) <-chan struct{} {
 func TestANodeThatDiesFreesItsNamesWithinTheTTL(t *testing.T) {
 	const ttl = time.Second
 	url := startNATS(t)
-	dead, err := connectBus(url, "dead", ttl, nil)
+	dead, err := connectBus(url, "dead", ttl, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.NoError(t, dead.claim("alice"))
 	died := time.Now()
 	dead.nc.Close() // no release, no renewal: what kill -9 leaves
 
-	other, err := connectBus(url, "other", ttl, nil)
+	other, err := connectBus(url, "other", ttl, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer other.nc.Close()
 	require.ErrorAs(t, other.claim("alice"), new(protocol.NameTakenError), "still held right after")
@@ -285,7 +285,7 @@ func TestANodeRenewsItsNames(t *testing.T) {
 	url := startNATS(t)
 	n1 := startNode(t, url, Config{NameTTL: ttl})
 	alice := chattest.Login(t, n1.addr, "alice")
-	other, err := connectBus(url, "other", ttl, nil)
+	other, err := connectBus(url, "other", ttl, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer other.nc.Close()
 	watch, err := other.kv.Watch(context.Background(), nameKey("alice"))
@@ -320,7 +320,7 @@ func TestTheDrainHandlesWhatHadArrived(t *testing.T) {
 			close(busy) // the handler is busy with the first message...
 			<-release   // ...until the drain has begun
 		}
-	})
+	}, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer b.nc.Close()
 	require.NoError(t, b.claim("carol"))
