@@ -47,7 +47,7 @@ const errorPrefix = "error: "
 
 // Config is what a client is run with.
 type Config struct {
-	Addr   string        // the server's host:port; Run dials it, Chat ignores it
+	Addr   string        // the server's host:port, or several, comma-separated (see Run); Chat ignores it
 	Name   string        // the login name; "" means ask for it on Stdout and read it from Stdin
 	Stdin  io.Reader     // what the user types, one message a line; must not be nil
 	Stdout io.Writer     // where the server's lines are printed; must not be nil
@@ -56,16 +56,67 @@ type Config struct {
 }
 
 // Run connects to cfg.Addr over TCP and chats there, as Chat does.
+//
+// cfg.Addr may list the addresses of several nodes of one chat (chapter
+// cluster), comma-separated. Run connects to the first that answers; when
+// that node closes the connection while the user still has things to say,
+// without an error line (a rolling restart), Run logs in again, under the
+// same name, on the next node that answers, and goes on. What the user types
+// meanwhile waits, and is sent there. What other clients sent while it
+// moved may be lost (docs/10-cluster.md).
 func Run(ctx context.Context, cfg Config) error {
-	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", cfg.Addr)
+	addrs := strings.Split(cfg.Addr, ",")
+	next := 0 // the address to try first
+	conn, err := dialFirst(ctx, addrs, &next)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ErrInterrupted
-		}
-		return fmt.Errorf("cannot connect to %s: %w", cfg.Addr, err)
+		return err
 	}
-	return Chat(ctx, conn, cfg)
+	typed := startTyping(cfg.Stdin)
+	defer typed.stop()
+	name, err := askName(ctx, typed, cfg.Name, cfg.Stdout)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	quiet := 0 // sessions in a row that ended before the server said a word
+	for {
+		s, err := chat(ctx, conn, cfg, typed, name)
+		if !s.wentAway(ctx) || len(addrs) == 1 {
+			return err
+		}
+		// A node that refuses every login without a word (the chapters
+		// before replies) must not make the client go round for ever.
+		if quiet = quiet + 1; s.heard {
+			quiet = 0
+		}
+		if quiet == len(addrs) {
+			return err
+		}
+		s.log.Warn("the server closed the connection: logging in on the next one", "left", conn.RemoteAddr().String())
+		if conn, err = dialFirst(ctx, addrs, &next); err != nil {
+			return err
+		}
+	}
+}
+
+// dialFirst connects to the first of addrs that answers, trying each once,
+// from *next on, and sets *next to the one after it.
+func dialFirst(ctx context.Context, addrs []string, next *int) (net.Conn, error) {
+	var dialer net.Dialer
+	var errs []error
+	for range addrs {
+		addr := strings.TrimSpace(addrs[*next%len(addrs)])
+		*next = (*next + 1) % len(addrs)
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ErrInterrupted
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("cannot connect to %s: %w", strings.Join(addrs, ", "), errors.Join(errs...))
 }
 
 // Chat logs in on conn, then sends every line typed on cfg.Stdin and prints
@@ -85,28 +136,36 @@ func Run(ctx context.Context, cfg Config) error {
 // the next line or at the end of cfg.Stdin; a caller that can, closes it.
 func Chat(ctx context.Context, conn net.Conn, cfg Config) error {
 	defer conn.Close()
+	typed := startTyping(cfg.Stdin)
+	defer typed.stop()
+	name, err := askName(ctx, typed, cfg.Name, cfg.Stdout)
+	if err != nil {
+		return err
+	}
+	_, err = chat(ctx, conn, cfg, typed, name)
+	return err
+}
+
+// chat is Chat once the name is known, with the typist that Run keeps from
+// one connection to the next. It returns the session, which says how it
+// ended.
+func chat(ctx context.Context, conn net.Conn, cfg Config, typed *typist, name string) (*session, error) {
+	defer conn.Close()
 	// Closing conn makes every Read and Write on it fail at once: this is how
 	// Ctrl-C reaches a Write blocked on a server that does not read.
 	stopClosing := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopClosing()
 
-	typed := startTyping(cfg.Stdin)
-	defer typed.stop()
-
 	s := &session{conn: conn, typed: typed, log: cfg.logger(), linger: cfg.linger()}
-	name, err := s.askName(ctx, cfg.Name, cfg.Stdout)
-	if err != nil {
-		return err
-	}
 	if err := s.send(name); err != nil {
-		return s.interruptedOr(ctx, fmt.Errorf("logging in: %w", err))
+		return s, s.interruptedOr(ctx, fmt.Errorf("logging in: %w", err))
 	}
 	s.name = name
 	s.log.Info("logged in", "name", name)
 
 	s.received = make(chan ending, 1)
 	go receive(conn, cfg.Stdout, s.received) // ends when the connection does; converse waits on s.received
-	return s.converse(ctx)
+	return s, s.converse(ctx)
 }
 
 func (cfg Config) logger() *slog.Logger {
@@ -136,19 +195,29 @@ type session struct {
 	userDone   bool  // stdin ended: the user has nothing more to say
 	sendErr    error // the Write that failed, if one did
 	closedConn bool  // converse closed conn when the linger ended
+	heard      bool  // the server sent a line
+	lastLine   string
+}
+
+// wentAway reports whether the server ended the session while the user
+// still had things to say, without an error line: the way a node of a
+// cluster leaves.
+func (s *session) wentAway(ctx context.Context) bool {
+	return ctx.Err() == nil && !s.userDone && !s.closedConn && s.received != nil &&
+		!strings.HasPrefix(s.lastLine, errorPrefix)
 }
 
 // askName returns the login name: flagName, or the first line typed after a
 // "name: " prompt.
-func (s *session) askName(ctx context.Context, flagName string, stdout io.Writer) (string, error) {
+func askName(ctx context.Context, typed *typist, flagName string, stdout io.Writer) (string, error) {
 	line := flagName
 	if line == "" {
 		io.WriteString(stdout, "name: ")
 		var ok bool
 		select {
-		case line, ok = <-s.typed.lines:
+		case line, ok = <-typed.lines:
 			if !ok {
-				return "", s.typed.endedOr(ErrNoName)
+				return "", typed.endedOr(ErrNoName)
 			}
 		case <-ctx.Done():
 			return "", ErrInterrupted
@@ -234,6 +303,7 @@ func (s *session) halfClose() <-chan time.Time {
 
 // verdict turns how the receiver ended into what Chat returns.
 func (s *session) verdict(end ending) error {
+	s.heard, s.lastLine = end.heard, end.lastLine
 	switch {
 	case strings.HasPrefix(end.lastLine, errorPrefix):
 		return &ServerError{Text: strings.TrimPrefix(end.lastLine, errorPrefix)}

@@ -219,14 +219,17 @@ func (s *Server) publish(from, to, text string) {
 	}
 }
 
-// noteName records a change to the names that other nodes hold.
+// noteName records a change to the names that other nodes hold. A watch
+// may skip a value that the next one replaced at once (the bucket keeps one
+// per key): a client that moves from one node to another may show up as a
+// put for the new node, with no delete before it.
 func (s *Server) noteName(remote map[string]remoteName, ev nameEvent) {
 	if ev.gone {
 		delete(remote, ev.name)
 		s.log.Debug("name freed elsewhere", "name", ev.name)
 		return
 	}
-	if _, known := remote[ev.name]; !known {
+	if r, known := remote[ev.name]; !known || r.node != ev.node { // new, or moved: not a renewal
 		s.log.Debug("name held elsewhere", "name", ev.name, "node", ev.node)
 	}
 	remote[ev.name] = remoteName{node: ev.node, seen: time.Now()}

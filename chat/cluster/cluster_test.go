@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"achat/chat/chattest"
+	"achat/chat/client"
 	"achat/chat/protocol"
 	"achat/internal/embeddednats"
 )
@@ -351,4 +354,41 @@ func TestTheDrainHandlesWhatHadArrived(t *testing.T) {
 	close(release)
 	require.NoError(t, <-drained)
 	require.EqualValues(t, n, handled.Load(), "every message that had arrived was handled")
+}
+
+// TestAClientMovesWhenItsNodeStops: achat client, given two nodes, logs in
+// again on the second when the first stops, and goes on.
+func TestAClientMovesWhenItsNodeStops(t *testing.T) {
+	url := startNATS(t)
+	n1, n2, n3 := startNode(t, url, Config{}), startNode(t, url, Config{}), startNode(t, url, Config{})
+	bob := chattest.Login(t, n1.addr, "bob")
+	stdin, typing := io.Pipe()
+	stdout, printed := io.Pipe()
+	done := make(chan error, 1)
+	go func() { // ends when carol's input ends and her node closes
+		done <- client.Run(context.Background(), client.Config{
+			Addr: n2.addr + "," + n3.addr, Name: "carol", Stdin: stdin, Stdout: printed,
+		})
+		printed.Close()
+	}()
+	lines := bufio.NewScanner(stdout)
+
+	n1.knows("carol")
+	n2.knows("bob")
+	n3.knows("bob")
+	fmt.Fprintln(typing, "bob: one")
+	bob.Expect("from carol: one")
+
+	mark := n1.logs.mark()
+	n2.shutdown()
+	n1.knowsSince(mark, "carol") // logged in again: on node 3
+	fmt.Fprintln(typing, "bob: two")
+	bob.Expect("from carol: two")
+	bob.Send("carol: you moved")
+	require.True(t, lines.Scan())
+	require.Equal(t, "from bob: you moved", lines.Text())
+
+	typing.Close() // Ctrl-D
+	require.NoError(t, <-done)
+	stdin.Close()
 }

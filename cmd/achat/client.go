@@ -25,10 +25,11 @@ const (
 func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("achat client", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	addr := flags.String("addr", "127.0.0.1:8080", "the server's `host:port`")
+	addr := flags.String("addr", "127.0.0.1:8080",
+		"the server's `host:port`; or several nodes' of a cluster, comma-separated: when one goes away, the client logs in on the next")
 	name := flags.String("name", "", "log in as `NAME` (if not given, the client asks for it)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: achat client [-addr host:port] [-name NAME]")
+		fmt.Fprintln(stderr, "usage: achat client [-addr host:port[,host:port...]] [-name NAME]")
 		fmt.Fprintln(stderr, "Type \"alice, bob: text\" to send text to alice and bob; Ctrl-D to leave.")
 		flags.PrintDefaults()
 	}
