@@ -6,7 +6,7 @@ CHAPTER ?= limits
 # Removes the 1 s pause at the end of every -race test binary.
 export GORACE = atexit_sleep_ms=0
 
-.PHONY: help run cluster build seed measure test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
+.PHONY: help run cluster cluster-mutants build seed measure test lint vet staticcheck diff fuzz spin soak bench docs compare compare-update
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -100,8 +100,14 @@ bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and th
 
 # The figures of CHAPTERS.md's "Measured" table: the drain tests of the
 # built binary, their log lines kept in docs/sigint-run.txt.
-measure: ## run the SIGINT drain tests of the built binary and store their figures in docs/sigint-run.txt
+measure: ## run the SIGINT drain tests and the rolling restart of the built binary; store their figures in docs/sigint-run.txt and docs/cluster-run.txt
 	$(GO) test -count=1 -v -run 'SIGINT' ./cmd/achat | grep -E '^(=== RUN|--- |    sigint_test.go)' > docs/sigint-run.txt
+	$(GO) test -count=1 -v -run 'TestRollingRestartUnderTraffic' ./cmd/achat | grep -E '^(=== RUN|--- |    cluster_test.go)' > docs/cluster-run.txt
+
+# The mutants of chapter cluster, shrunk for as long as rapid shrinks for the
+# docs; docs/10-cluster.md's table quotes what it stores.
+cluster-mutants: ## store each mutant of chapter cluster, what caught it and its shrunk schedule, in docs/cluster-mutants.txt
+	RAPID_NOFAILFILE=true $(GO) test -count=1 -v -run '^TestMutantsAreCaught$$' ./chat/cluster | ./scripts/mutant-stories > docs/cluster-mutants.txt
 
 docs: ## rewrite the code excerpts and stored outputs in docs/ from the code
 	$(GO) test -count=1 ./internal/doccheck -update -outputs

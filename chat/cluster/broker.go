@@ -76,6 +76,7 @@ func (s *Server) broker() {
 		case loginEvent:
 			ev.verdict <- s.login(peers, ev) // buffered: never blocks the broker
 		case messageEvent:
+			s.publishBatch(peers, remote, ev)
 			for _, msg := range ev.msgs {
 				s.route(peers, remote, ev.id, ev.from, msg)
 				s.hooks.ReportRouted(ev.from, msg)
@@ -117,10 +118,10 @@ func (s *Server) login(peers map[string]peer, ev loginEvent) error {
 	return nil
 }
 
-// route queues a message for each recipient that is logged in here,
-// publishes it for each one logged in on another node, and tells the sender
-// which ones are logged in nowhere. A message to a peer that is gone is
-// dropped here, without blocking anyone.
+// route queues a message for each recipient that is logged in here, and
+// tells the sender which ones are logged in nowhere; publishBatch has
+// published it for those logged in on another node. A message to a peer
+// that is gone is dropped here, without blocking anyone.
 func (s *Server) route(peers map[string]peer, remote map[string]remoteName, id connID, from string, msg protocol.Message) {
 	// Formatted once, whatever the number of recipients.
 	line := protocol.FormatDelivery(from, msg.Text)
@@ -131,7 +132,7 @@ func (s *Server) route(peers map[string]peer, remote map[string]remoteName, id c
 		case here && !p.evicted:
 			s.push(peers, name, p, line)
 		case !here && s.heldElsewhere(remote, name):
-			s.publish(from, name, msg.Text)
+			// published by publishBatch
 		default: // logged in nowhere, or on its way out (see evict)
 			unknown = append(unknown, name)
 		}
@@ -201,6 +202,33 @@ func (s *Server) leave(peers map[string]peer, ev leaveEvent) {
 	p.queue.Close() // the broker's last push to this queue: the writer may finish
 	s.hooks.ReportLoggedOut(p.conn, ev.name)
 	s.log.Info("left", "name", ev.name, "conn", ev.id)
+}
+
+// publishBatch publishes the messages of a batch for the recipients that
+// other nodes hold, then waits until NATS has them, before route queues a
+// single line of the batch here. So a client that reads an answer to its
+// line (its own copy, a message to another client of this node) knows that
+// the copies for other nodes have left this node: its drain, or the drain of
+// the recipient's node, cannot lose them any more. Publish only buffers:
+// without the wait, the sender could see its copy while the others still
+// sat in this node's buffer, and the recipient's node could stop listening
+// before they left it. The wait is a round trip to NATS per batch that goes
+// to another node (docs/performance.md measures its price).
+func (s *Server) publishBatch(peers map[string]peer, remote map[string]remoteName, ev messageEvent) {
+	published := false
+	for _, msg := range ev.msgs {
+		for _, name := range msg.To {
+			if _, here := peers[name]; !here && s.heldElsewhere(remote, name) {
+				s.publish(ev.from, name, msg.Text)
+				published = true
+			}
+		}
+	}
+	if published {
+		if err := s.bus.flush(); err != nil {
+			s.log.Warn("messages for other nodes may be lost: NATS did not confirm them", "err", err)
+		}
+	}
 }
 
 // heldElsewhere reports whether another node holds name. A name whose node

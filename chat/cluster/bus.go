@@ -239,10 +239,10 @@ func (b *bus) renewAll() {
 }
 
 // publish sends a message from a client of this node to name, a client of
-// another node. Publish only buffers it: flush, at shutdown, sends what is
-// buffered. One connection publishes everything, in the order the broker
-// routes it, and NATS keeps the order of one connection's messages to one
-// subscription: a sender's messages arrive in the order it sent them.
+// another node. Publish only buffers it: the broker's publishBatch waits
+// until NATS has it. One connection publishes everything, in the order the
+// broker routes it, and NATS keeps the order of one connection's messages to
+// one subscription: a sender's messages arrive in the order it sent them.
 func (b *bus) publish(from, name, text string) error {
 	msg := nats.NewMsg(userSubject(name))
 	msg.Header.Set("From", from)
@@ -371,7 +371,7 @@ func (s *Server) watchNames(watcher jetstream.KeyWatcher) {
 // that the other nodes stop routing here and a client that moves can log in
 // elsewhere at once; then it lets the messages published here before that
 // arrive; last, it makes sure that nothing more is handed to the broker.
-// What the broker publishes is flushed later, by drain.
+// What the broker publishes after that, it flushes as it goes (publishBatch).
 func (s *Server) leaveBus() {
 	b := s.bus
 	b.stopLoops()

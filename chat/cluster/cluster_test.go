@@ -100,6 +100,14 @@ func (h *logLines) Handle(_ context.Context, r slog.Record) error {
 		}
 		return true
 	})
+	if r.Level >= slog.LevelWarn { // a warning's details, for a failing test to show
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key != "name" {
+				line += " " + a.String()
+			}
+			return true
+		})
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lines = append(h.lines, line)

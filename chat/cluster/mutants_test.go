@@ -43,10 +43,9 @@ var mutants = []chattest.Mutant{
 	},
 	{
 		// Publishing in a goroutine, so that NATS never holds the broker up:
-		// the goroutines publish in any order, and at shutdown, after the
-		// flush.
+		// the goroutines publish in any order, and after the flush.
 		Name:  "published in a goroutine",
-		Edits: []chattest.Edit{chattest.Replace("broker.go", "\t\t\ts.publish(from, name, msg.Text)", "\t\t\tgo s.publish(from, name, msg.Text)")},
+		Edits: []chattest.Edit{chattest.Replace("broker.go", "\t\t\t\ts.publish(ev.from, name, msg.Text)", "\t\t\t\tgo s.publish(ev.from, name, msg.Text)")},
 		Want:  model.Order,
 		Also:  []model.Property{model.Delivery},
 	},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"net"
 	"regexp"
 	"slices"
@@ -64,6 +65,16 @@ func checkProperties(t *testing.T, url string, settled bool) {
 		defer h.close()
 		h.run(s)
 		if len(h.violations) > 0 {
+			if os.Getenv("CHATTEST_SHOW") != "" {
+				// rapid logs only its replay, and a failure that scheduling
+				// decided may not come back when replayed: this shows each.
+				fmt.Fprintf(os.Stderr, "failing schedule:\n  %s\n%v\n", strings.Join(s.story(), "\n  "), h.violations)
+				for i, n := range h.allNodes {
+					n.logs.mu.Lock()
+					fmt.Fprintf(os.Stderr, "node run %d:\n  %s\n", i, strings.Join(n.logs.lines, "\n  "))
+					n.logs.mu.Unlock()
+				}
+			}
 			rt.Logf("the schedule:\n  %s", strings.Join(s.story(), "\n  "))
 			for _, v := range h.violations {
 				rt.Log(v.String())
@@ -125,7 +136,9 @@ func (s schedule) story() []string {
 			for _, c := range st.to {
 				to = append(to, clientName(c))
 			}
-			lines = append(lines, fmt.Sprintf("%s sends %d lines to %s", clientName(st.client), st.burst, strings.Join(to, ", ")))
+			to = append(to, "itself") // every line goes to its sender too: its copy says it was routed
+			plural := map[bool]string{true: "line", false: "lines"}[st.burst == 1]
+			lines = append(lines, fmt.Sprintf("%s sends %d %s to %s", clientName(st.client), st.burst, plural, strings.Join(to, ", ")))
 		case "restart":
 			lines = append(lines, fmt.Sprintf("node %d restarts; its clients log in on the other", st.node))
 		case "impostor":
@@ -148,6 +161,7 @@ type harness struct {
 	url, prefix string
 	settled     bool // wait after each burst until it has come back
 	nodes       [2]*liveNode
+	allNodes    []*liveNode // every node run, restarted ones too, for CHATTEST_SHOW
 	clients     []*propClient
 	violations  []model.Violation
 }
@@ -177,6 +191,7 @@ func (h *harness) startNode(i int) {
 		addr: l.Addr().String(), served: make(chan error, 1), logs: logs}
 	go func() { n.served <- n.srv.Serve(l) }() // ends once shutdown begins
 	h.nodes[i] = n
+	h.allNodes = append(h.allNodes, n)
 	if !logs.logged(0, "joined the cluster", "", 10*time.Second) {
 		h.fail(Termination, "node %d did not join the cluster in 10s", i)
 	}

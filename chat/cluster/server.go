@@ -189,8 +189,8 @@ func (s *Server) startServing(l net.Listener, b *bus) error {
 //  3. once the last reader has returned, it frees the node's names and lets
 //     what other nodes sent here arrive (leaveBus); then nobody sends to the
 //     broker any more, so the events channel is closed;
-//  4. the broker routes what is left, then closes every writer's queue; what
-//     it published for other nodes is flushed to NATS;
+//  4. the broker routes what is left (NATS has each batch for other nodes
+//     before it goes on), then closes every writer's queue;
 //  5. every writer writes its queue, closes its connection and returns; then
 //     the NATS connection is drained and closed.
 //
@@ -255,10 +255,7 @@ func (s *Server) drain() {
 	s.leaveBus()     // the bus hands over nothing more, nobody will send on events,
 	close(s.events)  // and its single owner may close it (3).
 	s.log.Info("shutdown: every reader has stopped, and the bus has delivered what was sent here")
-	<-s.brokerDone // (4)
-	if err := s.bus.flush(); err != nil {
-		s.log.Warn("messages for other nodes may be lost: NATS did not confirm them", "err", err)
-	}
+	<-s.brokerDone // (4); NATS has what it published: see publishBatch
 	s.log.Info("shutdown: the broker has routed every message; NATS has those for other nodes")
 	s.writers.Wait() // (5)
 	s.log.Info("shutdown: every writer has finished")

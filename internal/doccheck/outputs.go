@@ -33,6 +33,16 @@ var Outputs = map[string]Output{
 	// when it replays the draw that counterexample stored. Its block is a
 	// ```mermaid one, which GitHub draws.
 	"sequence": sequence,
+	// file PATH: the content of a file that a make target stores, such as
+	// docs/cluster-mutants.txt (make cluster-mutants): the page quotes the
+	// run that is kept, and stays equal to it.
+	"file": func(root string, args []string, _ bool) (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("want: file PATH")
+		}
+		b, err := os.ReadFile(filepath.Join(root, args[0]))
+		return string(b), err
+	},
 	// spin-stories: the counterexamples that `go run
 	// ./model/spin/cmd/spinreport` tells after its table, which are the
 	// same on every run (pan's search is deterministic; its table's times
