@@ -70,6 +70,17 @@ func (rn Runner) Run(sc Scenario, chapter string) Result {
 		res.Err = err
 		return res
 	}
+	if chapter == ClusterChapter {
+		// A node of chapter cluster, on a NATS server of its own: the
+		// node's memory and files are measured, not the bus's.
+		bus, err := startBus(rn.Binary)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		defer bus.stop()
+		p.args = append(p.args, "-nats", bus.url)
+	}
 	srv, err := startServer(p, sc.Settings)
 	if err != nil {
 		res.Err = err
