@@ -101,6 +101,9 @@ func (c *client) readStamp() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	if bytes.HasSuffix(line, []byte(": "+syncText+"\n")) {
+		return 0, errSync
+	}
 	i := strings.LastIndexByte(string(line), ' ')
 	sent, err := strconv.ParseInt(string(line[i+1:len(line)-1]), 10, 64)
 	if err != nil {
@@ -128,17 +131,25 @@ func (c *client) send(prefix string, n int, stop func() bool) (int, error) {
 	return n, c.w.Flush()
 }
 
-// receive reads n stamped lines, recording each latency in lat[:n].
+// receive reads n stamped lines, recording each latency in lat[:n], and
+// skips sync lines (see knowEachOther).
 func (c *client) receive(lat []time.Duration) (int, error) {
-	for i := range lat {
+	for i := 0; i < len(lat); {
 		d, err := c.readStamp()
+		if errors.Is(err, errSync) {
+			continue
+		}
 		if err != nil {
 			return i, err
 		}
 		lat[i] = d
+		i++
 	}
 	return len(lat), nil
 }
+
+// errSync: readStamp read a sync line, which has no stamp.
+var errSync = errors.New("a sync line")
 
 // drainAll reads lines until the server closes the connection, and counts
 // the stamped ones.

@@ -122,7 +122,11 @@ func traffic(workload string, srv *Server, cfg Config, roles []role) Result {
 	for _, r := range roles {
 		res.Expected += r.recv
 	}
-	clients, err := dialAll(srv.Addr, roles, time.Now().Add(cfg.Timeout))
+	deadline := time.Now().Add(cfg.Timeout)
+	clients, err := dialAll(srv.addrs(), roles, deadline)
+	if err == nil && len(srv.Addrs) > 1 {
+		err = knowEachOther(clients, roles, deadline)
+	}
 	if err != nil {
 		res.Err = err
 		return res
@@ -135,11 +139,12 @@ func traffic(workload string, srv *Server, cfg Config, roles []role) Result {
 	return res
 }
 
-// dialAll logs every role in, one after the other.
-func dialAll(addr string, roles []role, deadline time.Time) ([]*client, error) {
+// dialAll logs every role in, one after the other, role i on addrs[i %
+// len(addrs)].
+func dialAll(addrs []string, roles []role, deadline time.Time) ([]*client, error) {
 	var clients []*client
-	for _, r := range roles {
-		c, err := dial(addr, r.name, deadline)
+	for i, r := range roles {
+		c, err := dial(addrs[i%len(addrs)], r.name, deadline)
 		if err != nil {
 			closeAll(clients)
 			return nil, err
@@ -294,4 +299,39 @@ func Flood(srv *Server, cfg Config) Result {
 	res.Elapsed = time.Since(start)
 	res.PeakRSSKB, _ = srv.PeakRSS()
 	return res
+}
+
+// addrs is where a traffic workload's clients go.
+func (s *Server) addrs() []string {
+	if len(s.Addrs) > 0 {
+		return s.Addrs
+	}
+	return []string{s.Addr}
+}
+
+// knowEachOther returns once each client's node knows the clients it sends
+// to, which log in on other nodes: a node learns that from its watch of
+// NATS, a moment after the login. Each client sends its recipients a sync
+// line until no "error: not logged in" comes back. Receivers skip sync lines.
+func knowEachOther(clients []*client, roles []role, deadline time.Time) error {
+	for i, c := range clients {
+		if roles[i].prefix == "" {
+			continue
+		}
+		to := strings.TrimSuffix(roles[i].prefix, ": ")
+		for unknown := true; unknown; {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: its node never learnt of %s", c.name, to)
+			}
+			unknown = false
+			fmt.Fprintf(c.w, "%s, %s: %s\n", to, c.name, syncText)
+			if err := c.w.Flush(); err != nil {
+				return err
+			}
+			if err := c.awaitSync(func() { unknown = true }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -76,6 +76,7 @@ type bus struct {
 	receive nats.MsgHandler      // for every name's subject
 	pending [2]int               // what may wait for receive, per name: lines, bytes
 	watcher jetstream.KeyWatcher // every change to the bucket, for the broker
+	unwatch context.CancelFunc   // ends the watch, even on a closed connection
 	loops   sync.WaitGroup       // the watcher's and the renewer's goroutines
 	stop    chan struct{}        // closed by stopLoops, to end the renewer
 
@@ -300,19 +301,27 @@ func (b *bus) stopLoops() {
 	close(b.stop) // the only close: the renewer returns
 	if b.watcher != nil {
 		b.watcher.Stop() // closes Updates: the watch loop returns
+		b.unwatch()      // and nats.go's goroutine that waits on the watch's context
 	}
 	b.loops.Wait()
 }
 
 // close drains the NATS connection: what is still buffered goes out, then
-// it closes. It returns when it is closed.
+// it closes. It returns when it is closed, or when the drain's own bounds
+// have passed (DrainTimeout for the subscriptions, then up to 5 s for
+// nats.go's last flush): a node whose NATS server is gone must still stop.
 func (b *bus) close() {
 	closed := make(chan struct{})
-	b.nc.SetClosedHandler(func(*nats.Conn) { close(closed) }) // called once, when closed
+	b.nc.SetClosedHandler(func(*nats.Conn) { close(closed) }) // called once, when the drain closes it
 	if b.nc.Drain() != nil {
+		b.nc.Close() // closed already (nats.go gave up reconnecting): no handler will run
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(busTimeout + 5*time.Second):
 		b.nc.Close()
 	}
-	<-closed
 }
 
 // decodeName reads a change to the bucket, as nameEvent.
@@ -330,11 +339,13 @@ func decodeName(e jetstream.KeyValueEntry) (nameEvent, bool) {
 // stops what did start.
 func (s *Server) listen() error {
 	b := s.bus
-	watcher, err := b.kv.WatchAll(context.Background())
+	ctx, unwatch := context.WithCancel(context.Background())
+	watcher, err := b.kv.WatchAll(ctx)
 	if err != nil {
+		unwatch()
 		return fmt.Errorf("cluster: watching the names: %w", err)
 	}
-	b.watcher = watcher
+	b.watcher, b.unwatch = watcher, unwatch
 	b.loops.Go(func() { s.watchNames(watcher) }) // ends when stopLoops stops the watcher
 	b.loops.Go(b.renew)                          // ends when stopLoops closes stop
 	return nil
@@ -367,11 +378,14 @@ func (s *Server) watchNames(watcher jetstream.KeyWatcher) {
 }
 
 // leaveBus takes this node out of the cluster, at shutdown, once its readers
-// have stopped: no name will be claimed here again. It frees the names, so
-// that the other nodes stop routing here and a client that moves can log in
-// elsewhere at once; then it lets the messages published here before that
-// arrive; last, it makes sure that nothing more is handed to the broker.
-// What the broker publishes after that, it flushes as it goes (publishBatch).
+// have stopped: no name will be claimed here again. It stops the watcher
+// and the renewer (the watcher sends to the broker, and a renewal would move
+// a key's revision); it frees the names, so that the other nodes stop
+// routing here and a client that moves can log in elsewhere at once; it
+// drains the subscriptions, so that every message that reached this node
+// before it stopped listening is handled; last, it makes sure that nothing
+// more is handed to the broker. What the broker publishes after that, it
+// flushes as it goes (publishBatch).
 func (s *Server) leaveBus() {
 	b := s.bus
 	b.stopLoops()

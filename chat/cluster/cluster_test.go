@@ -400,3 +400,51 @@ func TestAClientMovesWhenItsNodeStops(t *testing.T) {
 	require.NoError(t, <-done)
 	stdin.Close()
 }
+
+// TestANodeStopsWhenNATSIsGone: a node whose NATS server has gone still
+// stops, each call to NATS bounded, and its client still gets what the node
+// had queued for it.
+func TestANodeStopsWhenNATSIsGone(t *testing.T) {
+	t.Parallel() // most of it is waiting for NATS calls to time out
+	ns, err := embeddednats.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	n1 := startNode(t, ns.URL(), Config{})
+	alice := chattest.Login(t, n1.addr, "alice")
+	alice.Send("alice: before")
+	alice.Expect("from alice: before")
+	ns.Shutdown()
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n1.srv.Shutdown(context.Background()) }() // returns once the drain is over
+	alice.ExpectClosed()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second): // a guard against a hang, not a timing claim
+		t.Fatal("the node did not stop with its NATS server gone")
+	}
+	require.ErrorIs(t, <-n1.served, ErrServerClosed)
+	n1.served <- ErrServerClosed // for the cleanup's shutdown
+}
+
+// TestANodeStopsWhenItsNATSConnectionHasClosed: once nats.go has given up
+// reconnecting, the connection is closed for good, and a drain of it would
+// wait for a handler that never runs.
+func TestANodeStopsWhenItsNATSConnectionHasClosed(t *testing.T) {
+	t.Parallel()
+	n1 := startNode(t, startNATS(t), Config{})
+	alice := chattest.Login(t, n1.addr, "alice")
+	n1.srv.bus.nc.Close() // what nats.go does after its last reconnect (startNode waited for Serve to set bus)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n1.srv.Shutdown(context.Background()) }() // returns once the drain is over
+	alice.ExpectClosed()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second): // a guard against a hang, not a timing claim
+		t.Fatal("the node did not stop with its NATS connection closed")
+	}
+	require.ErrorIs(t, <-n1.served, ErrServerClosed)
+	n1.served <- ErrServerClosed // for the cleanup's shutdown
+}

@@ -1,24 +1,23 @@
-// Package limits is the chapter "Limits": every resource a client can make
-// the server hold has a bound, a clock, or both, and the server keeps its
-// promise (every accepted message delivered at Ctrl-C) at each of them.
+// Package cluster is the chapter "Cluster": many nodes, each chapter limits'
+// server, joined by NATS into one chat, and a node's clean shutdown that is
+// a rolling restart: nothing routed to its clients before it began to stop
+// is lost.
 //
-//   - Connections: at most MaxConns at once. One more is accepted, told
-//     "error: too many connections: try again later" and closed, at once: it
-//     never waits unanswered in the listen backlog, as it would behind
-//     netutil.LimitListener.
-//   - A connection's first line: it must come within LoginTimeout, or the
-//     connection is told so and closed.
-//   - What waits for a client: at most MaxQueued lines and MaxQueuedBytes
-//     bytes, counted until they are written, or the client is evicted as in
-//     chapter slow.
-//   - A write: if it makes no progress for WriteTimeout, the server gives up
-//     on the client and closes its connection, so an evicted client that
-//     never reads is gone within WriteTimeout, not at the drain deadline.
-//   - Accept errors: one that a retry can cure (the process is out of file
-//     descriptors, say) is logged once and retried with a backoff, as
-//     net/http's Serve does; Serve ends only on one that no retry cures.
+//   - Names: a login claims its name in a JetStream key-value bucket with
+//     Create, which fails if another client, on this node or another, holds
+//     it. A node renews its names; the bucket's TTL (NameTTL) frees those of
+//     a node that died without a shutdown.
+//   - Messages: the node that holds a name subscribes to its subject; a
+//     message for a client of another node is published there, and the
+//     broker waits until NATS has a batch's copies before it queues the
+//     batch's lines here.
+//   - Knowledge: every node watches the bucket, so its broker tells a sender
+//     at once which recipients are logged in nowhere.
+//   - Shutdown: the readers stop; the node frees its names, drains its
+//     subscriptions (what had arrived is still handled) and closes the
+//     broker's channel; the broker routes what is left; the writers write
+//     their queues; the NATS connection drains and closes.
 //
-// With those bounds the most the server can hold is a formula of its
-// Config (docs/09-limits.md). The new mechanisms are in limits.go; the rest
-// of the code is chapter slow's.
+// The new code is in bus.go; the rest is chapter limits', with the few lines
+// that call it. docs/10-cluster.md tells it, and what may still be lost.
 package cluster

@@ -10,8 +10,8 @@ import (
 	"achat/chat/protocol"
 )
 
-// This file holds what the chapter adds to chapter slow: the bounds and the
-// clocks. Each is used in one place of server.go, conn.go or broker.go.
+// This file holds what chapter limits added to chapter slow: the bounds and
+// the clocks. Each is used in one place of server.go, conn.go or broker.go.
 
 // acceptRetrying accepts the next connection. An error that a retry can cure
 // (the process or the system is out of file descriptors or of buffers, a

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"achat/bench"
 )
 
 // TestRollingRestartUnderTraffic runs a NATS server and three built nodes of
@@ -341,4 +343,24 @@ func (c *movingClient) session(ctx context.Context, addr string) error {
 		}
 	}
 	return nil // the node closed the connection (or reset it): the client moves
+}
+
+// TestClusterBenchWorkloads runs make bench's cluster workloads, tiny: pairs
+// on one node, across two, and as bare NATS. Each delivers everything.
+func TestClusterBenchWorkloads(t *testing.T) {
+	cfg := bench.Config{Clients: 4, Messages: 400, Timeout: 20 * time.Second}
+	for _, nodes := range []int{1, 2} {
+		srv, err := bench.Cluster(binary, nodes, nil)
+		require.NoError(t, err)
+		res := bench.Pairs(srv, cfg)
+		require.NoError(t, res.Err, "%s", srv.Name)
+		assert.Equal(t, res.Expected, res.Delivered, "%s", srv.Name)
+		require.NoError(t, srv.Stop())
+	}
+	srv, err := bench.NATS(binary)
+	require.NoError(t, err)
+	res := bench.NATSPairs(srv, cfg)
+	require.NoError(t, res.Err)
+	assert.Equal(t, res.Expected, res.Delivered)
+	require.NoError(t, srv.Stop())
 }

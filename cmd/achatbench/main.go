@@ -44,6 +44,7 @@ import (
 type target struct {
 	name  string
 	echo  bool // routes nothing: runs pairs and fanout only
+	nats  bool // bare NATS, no achat: runs pairs only, as bench.NATSPairs
 	start func() (*bench.Server, error)
 }
 
@@ -71,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	chapters := flags.String("chapter", "shutdown", "comma-separated chapters to run with -achat")
 	seed := flags.String("seed", "", "`path` to the seed's built Rust server")
 	echo := flags.Bool("echo", false, "run the echo baseline too (pairs and fanout)")
+	cluster := flags.Bool("cluster", false,
+		"with -achat, run chapter cluster too, on one node and on two (pair partners on different nodes), and the same pairs as bare NATS publish/subscribe (pairs only)")
 	names := flags.String("workloads", "pairs,fanout", "comma-separated: pairs, fanout, drain, flood, idle, silent, worst")
 	clients := flags.Int("clients", 50, "clients in pairs and fanout")
 	messages := flags.Int("messages", 400_000, "deliveries in pairs and fanout")
@@ -94,6 +97,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	targets := targetsFrom(*achat, *chapters, set, *seed, *echo)
+	if *cluster && *achat != "" {
+		targets = append(targets, clusterTargets(*achat, set)...)
+	}
 	chosen, err := chooseWorkloads(*names)
 	if err != nil || len(targets) == 0 {
 		fmt.Fprintln(stderr, "achatbench: give -achat, -seed or -echo, and known -workloads;", err)
@@ -177,7 +183,11 @@ func runOnce(w workload, t target, cfg bench.Config) bench.Result {
 		return bench.Result{Workload: w.name, Server: t.name, Err: err}
 	}
 	cfg.Echo = t.echo
-	res := w.run(srv, cfg)
+	run := w.run
+	if t.nats {
+		run = bench.NATSPairs
+	}
+	res := run(srv, cfg)
 	if w.name != "drain" { // Drain has interrupted the server and waited
 		srv.Stop()
 	} else if srv.Wait(time.Second) != nil {
@@ -232,6 +242,9 @@ func (f serverFlags) args() []string {
 // no queue to drain or flood, and no login; worst fills chapter limits'
 // bounds, and only that chapter has them all.
 func runsAgainst(w workload, t target) bool {
+	if t.nats || strings.HasPrefix(t.name, "cluster") {
+		return w.name == "pairs"
+	}
 	switch w.name {
 	case "drain", "flood", "idle", "silent":
 		return !t.echo
@@ -265,6 +278,16 @@ func targetsFrom(achat, chapters string, set serverFlags, seed string, echo bool
 		targets = append(targets, target{name: "echo", echo: true, start: startEcho})
 	}
 	return targets
+}
+
+// clusterTargets are chapter cluster on one node and on two, each with its
+// own NATS server (achat nats), and bare NATS.
+func clusterTargets(achat string, set serverFlags) []target {
+	return []target{
+		{name: "cluster, 1 node", start: func() (*bench.Server, error) { return bench.Cluster(achat, 1, set.args()) }},
+		{name: "cluster, 2 nodes", start: func() (*bench.Server, error) { return bench.Cluster(achat, 2, set.args()) }},
+		{name: "bare NATS", nats: true, start: func() (*bench.Server, error) { return bench.NATS(achat) }},
+	}
 }
 
 // startEcho runs the echo baseline as a process of its own, this program
