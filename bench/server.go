@@ -20,7 +20,7 @@ type Server struct {
 	Addr  string   // host:port on 127.0.0.1
 	Addrs []string // a cluster's nodes: client i of pairs or fanout goes to Addrs[i % len]
 	NATS  string   // a cluster's NATS server, or NATSPairs's
-	PID  int    // 0 if the server is not a process of its own: no RSS figure
+	PID   int      // 0 if the server is not a process of its own: no RSS figure
 
 	interrupt func() error  // starts a clean shutdown (SIGINT for a process)
 	kill      func() error  // stops the server at once
