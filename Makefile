@@ -88,7 +88,7 @@ BENCH_ACHAT ?= bin/achat
 # holds them until the client closes them. worst fills limits to its
 # bounds: 200 clients and the flooder (-max-conns 201), 256 KiB each, and
 # -write-timeout 1m so that no client is dropped before the flood is over.
-bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and the seed, if built)
+bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst, and cluster's pairs (and the seed, if built)
 	$(GO) build -o bin/achatbench ./cmd/achatbench
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter broker,shutdown,replies,slow,limits -max-queued 65536 -max-queued-bytes 4194304 $(BENCH_SEED) -echo -workloads pairs,fanout -runs 3
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,replies,slow -max-queued 400000 $(BENCH_SEED) -workloads drain -runs 3
@@ -96,6 +96,7 @@ bench: build ## measure pairs, fanout, drain, flood, idle, silent, worst (and th
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter shutdown,replies,slow $(BENCH_SEED) -workloads idle -runs 1
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter slow,limits -max-conns 2000 -login-timeout 2s -workloads silent -silent-clients 2000 -runs 1
 	./bin/achatbench -achat $(BENCH_ACHAT) -chapter limits -max-conns 201 -max-queued-bytes 262144 -write-timeout 1m -workloads worst -worst-clients 200 -runs 3
+	./bin/achatbench -achat $(BENCH_ACHAT) -chapter limits -cluster -max-queued 65536 -max-queued-bytes 4194304 -workloads pairs -runs 3
 	$(GO) test -run '^$$' -bench . -benchmem ./chat/protocol/ ./chat/shutdown/
 
 # The figures of CHAPTERS.md's "Measured" table: the drain tests of the

@@ -88,6 +88,7 @@ func NATSPairs(srv *Server, cfg Config) Result {
 	}
 	mu.Unlock()
 	res.Delivered = len(all)
+	res.PeakRSSKB, _ = srv.PeakRSS() // the NATS server's
 	res.P50, res.P99 = percentile(all, 0.50), percentile(all, 0.99)
 	if res.Err == nil {
 		res.Err = firstError(errs)
