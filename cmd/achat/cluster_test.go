@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"achat/bench"
+	"achat/chat/chattest"
 )
 
 // TestRollingRestartUnderTraffic runs a NATS server and three built nodes of
@@ -363,4 +364,40 @@ func TestClusterBenchWorkloads(t *testing.T) {
 	require.NoError(t, res.Err)
 	assert.Equal(t, res.Expected, res.Delivered)
 	require.NoError(t, srv.Stop())
+}
+
+// TestAKilledNodesNamesComeFree: a node killed with SIGKILL frees nothing,
+// and its names come free within the name TTL: another node takes the
+// name then, and not at once.
+func TestAKilledNodesNamesComeFree(t *testing.T) {
+	const ttl = time.Second
+	url := startNATSServer(t)
+	doomed := startServe(t, "-chapter", "cluster", "-nats", url, "-name-ttl", ttl.String())
+	other := startServe(t, "-chapter", "cluster", "-nats", url, "-name-ttl", ttl.String())
+	alice := chattest.Login(t, doomed.addr, "alice")
+	defer alice.Close()
+	require.NoError(t, doomed.cmd.Process.Kill())
+	require.True(t, doomed.waitExit(5*time.Second))
+	killed := time.Now()
+
+	// The bucket forgets the name without a word to anyone: each try asks
+	// the node, which asks NATS, every 50 ms, until the name is free.
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for tries := 0; ; tries++ {
+		c := chattest.Dial(t, other.addr)
+		c.Send("alice")
+		c.Send("alice: mine?")
+		line, err := c.ReadLine()
+		c.Close()
+		require.NoError(t, err)
+		if line == "from alice: mine?" {
+			require.Positive(t, tries, "the name was free at once: a killed node held it for no time at all")
+			t.Logf("free %v after the kill (TTL %v, %d tries)", time.Since(killed).Round(10*time.Millisecond), ttl, tries)
+			return
+		}
+		require.Equal(t, `error: name "alice" is taken`, line)
+		require.Less(t, time.Since(killed), ttl+time.Second, "the name stays taken past the TTL")
+		<-poll.C
+	}
 }
