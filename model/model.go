@@ -509,7 +509,12 @@ func (c *checker) accepted(cl *client, ev Event) {
 		}
 	}
 	for _, name := range m.to {
-		if conn, ok := c.routes[name]; ok {
+		conn, ok := c.routes[name]
+		switch {
+		case !ok:
+		case c.mayBeGone(c.client(conn)):
+			m.may[conn] = true // its reader may have seen the close, and freed the name
+		default:
 			m.must = append(m.must, conn)
 		}
 	}
