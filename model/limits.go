@@ -88,17 +88,23 @@ func (c *checker) closed(cl *client) {
 	}
 }
 
-// mayBeGone reports whether the server may have let cl go by now, though
-// no hook has said so yet: it closed cl's connection (the harness saw it),
-// or, over a pipe, a write to cl, which does not read, has blocked for the
-// write timeout, and the close may have come unseen (the harness sees a
-// close only where its client reads or writes; in a bubble, the clock runs
-// out at the very instant fake time reaches it). Its reader then finds the
-// connection closed and frees the name: a message accepted now may find the
-// name free, and its sender told so.
+// mayBeGone reports whether the server may have let cl go, fairly, though
+// no hook has said so yet: over a pipe, a write to cl, which does not read,
+// blocked for the write timeout, and the server dropped it (the harness saw
+// the close), or may have (the harness sees a close only where its client
+// reads or writes; in a bubble, the clock runs out at the very instant fake
+// time reaches it). Its reader then finds the connection closed and frees
+// the name: a message accepted now may find the name free, and its sender
+// told so. A close that no clock excuses excuses nothing: what is accepted
+// after it is still owed, and Delivery judges the loss.
 func (c *checker) mayBeGone(cl *client) bool {
-	return cl.closed || c.cfg.Unbuffered && c.cfg.WriteTimeout > 0 && cl.paused &&
-		c.now-c.clockStart(cl) >= c.cfg.WriteTimeout-writeSlack
+	switch {
+	case !c.cfg.Unbuffered || c.cfg.WriteTimeout == 0:
+		return false
+	case cl.closed:
+		return cl.pausedWhenClosed
+	}
+	return cl.paused && c.now-c.clockStart(cl) >= c.cfg.WriteTimeout-writeSlack
 }
 
 // clockStart is the earliest moment the clock of the write that timed out
