@@ -27,8 +27,9 @@ func NATSPairs(srv *Server, cfg Config) Result {
 		}
 	}()
 	lats := make([][]time.Duration, cfg.Clients)
-	var mu sync.Mutex // guards lats: the handlers append, the end reads
-	var received sync.WaitGroup
+	var mu sync.Mutex           // guards lats and arrived: the handlers append, the end reads
+	arrived := 0                // messages received, all clients together
+	done := make(chan struct{}) // closed by the handler that receives the last message
 	for i := range conns {
 		nc, err := nats.Connect(srv.NATS)
 		if err != nil {
@@ -37,13 +38,13 @@ func NATSPairs(srv *Server, cfg Config) Result {
 		}
 		conns[i] = nc
 		lats[i] = make([]time.Duration, 0, each)
-		received.Add(1)
 		sub, err := nc.Subscribe(fmt.Sprintf("bench.p%d", i), func(m *nats.Msg) { // one goroutine per subscription
 			sent, _ := strconv.ParseInt(string(m.Data), 10, 64)
 			mu.Lock()
 			defer mu.Unlock()
-			if lats[i] = append(lats[i], time.Since(epoch)-time.Duration(sent)); len(lats[i]) == each {
-				received.Done()
+			lats[i] = append(lats[i], time.Since(epoch)-time.Duration(sent))
+			if arrived++; arrived == res.Expected {
+				close(done) // the only close: no message comes after the last one
 			}
 		})
 		if err == nil {
@@ -73,8 +74,6 @@ func NATSPairs(srv *Server, cfg Config) Result {
 		})
 	}
 	sent.Wait()
-	done := make(chan struct{})
-	go func() { received.Wait(); close(done) }() // ends when every message has come (after a timeout: never; achatbench then exits 1)
 	select {
 	case <-done:
 	case <-time.After(cfg.Timeout):

@@ -302,12 +302,15 @@ func TestANodeRenewsItsNames(t *testing.T) {
 	watch, err := other.kv.Watch(context.Background(), nameKey("alice"))
 	require.NoError(t, err)
 	defer watch.Stop()
-	renewals := 0
-	for entry := range watch.Updates() { // three renewals span more than the TTL
-		if entry != nil && strings.HasPrefix(string(entry.Value()), n1.srv.node) {
-			if renewals++; renewals == 4 {
-				break
+	guard := time.After(10 * ttl)      // a guard against a node that never renews, not a timing claim
+	for renewals := 0; renewals < 4; { // three renewals span more than the TTL
+		select {
+		case entry := <-watch.Updates():
+			if entry != nil && strings.HasPrefix(string(entry.Value()), n1.srv.node) {
+				renewals++
 			}
+		case <-guard:
+			t.Fatalf("%d renewals of alice's name in %v (the TTL is %v)", renewals, 10*ttl, ttl)
 		}
 	}
 	require.ErrorAs(t, other.claim("alice"), new(protocol.NameTakenError))
@@ -414,17 +417,7 @@ func TestANodeStopsWhenNATSIsGone(t *testing.T) {
 	alice.Expect("from alice: before")
 	ns.Shutdown()
 
-	stopped := make(chan error, 1)
-	go func() { stopped <- n1.srv.Shutdown(context.Background()) }() // returns once the drain is over
-	alice.ExpectClosed()
-	select {
-	case err := <-stopped:
-		require.NoError(t, err)
-	case <-time.After(30 * time.Second): // a guard against a hang, not a timing claim
-		t.Fatal("the node did not stop with its NATS server gone")
-	}
-	require.ErrorIs(t, <-n1.served, ErrServerClosed)
-	n1.served <- ErrServerClosed // for the cleanup's shutdown
+	n1.stopsCleanly(alice, "with its NATS server gone")
 }
 
 // TestANodeStopsWhenItsNATSConnectionHasClosed: once nats.go has given up
@@ -436,15 +429,22 @@ func TestANodeStopsWhenItsNATSConnectionHasClosed(t *testing.T) {
 	alice := chattest.Login(t, n1.addr, "alice")
 	n1.srv.bus.nc.Close() // what nats.go does after its last reconnect (startNode waited for Serve to set bus)
 
+	n1.stopsCleanly(alice, "with its NATS connection closed")
+}
+
+// stopsCleanly shuts n down, as Ctrl-C does, and checks that it stops, its
+// client reading to the end, and that Shutdown reports a clean drain.
+func (n *node) stopsCleanly(c *chattest.Client, when string) {
+	n.t.Helper()
 	stopped := make(chan error, 1)
-	go func() { stopped <- n1.srv.Shutdown(context.Background()) }() // returns once the drain is over
-	alice.ExpectClosed()
+	go func() { stopped <- n.srv.Shutdown(context.Background()) }() // returns once the drain is over
+	c.ExpectClosed()
 	select {
 	case err := <-stopped:
-		require.NoError(t, err)
+		require.NoError(n.t, err)
 	case <-time.After(30 * time.Second): // a guard against a hang, not a timing claim
-		t.Fatal("the node did not stop with its NATS connection closed")
+		n.t.Fatalf("the node did not stop %s", when)
 	}
-	require.ErrorIs(t, <-n1.served, ErrServerClosed)
-	n1.served <- ErrServerClosed // for the cleanup's shutdown
+	require.ErrorIs(n.t, <-n.served, ErrServerClosed)
+	n.served <- ErrServerClosed // for the cleanup's shutdown
 }
