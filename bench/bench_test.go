@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -146,7 +147,14 @@ func TestWorstDisconnectsEveryClient(t *testing.T) {
 	assert.Equal(t, 4, res.Delivered)
 	assert.Equal(t, WorstCase{lim}.Bytes()>>10, res.BoundKB, "no RSS in process: the formula alone")
 	assert.Less(t, res.FilledKB, res.BoundKB)
-	assert.Positive(t, res.TCPMemKB, "the clients' ends hold what they did not read")
+	// TCPMemKB is the machine's TCP memory as /proc/net/sockstat counts it.
+	// Since Linux 6.0 each CPU keeps up to 1 MB of it to itself before the
+	// global count sees it, so the few kB that four small clients hold may
+	// read as 0 (seen once in ten runs on a loaded 2-core machine): it can
+	// be checked as read, not as positive.
+	_, err := tcpMemKB()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, res.TCPMemKB, int64(0))
 	res = Worst(srv, Config{Clients: 5, Timeout: time.Second, Limits: lim})
 	assert.ErrorContains(t, res.Err, "more than -max-conns 5")
 }
@@ -214,13 +222,21 @@ func messageLine(names []string, size int) string {
 	return b.String() + ":x"
 }
 
-// heapOf is how much the live heap grows by what build returns.
+// heapOf is how much the live heap grows by what build returns: the least
+// of three tries. What build keeps is the same each time, but the runtime
+// may allocate for itself in between: on a loaded 2-core machine, the
+// scanner measured 79,696 B once in twenty runs, where every quiet run
+// measures 74,120 B. Only the runtime adds, so the least is the truth.
 func heapOf(build func() any) int64 {
-	before := liveHeap()
-	kept := build()
-	after := liveHeap()
-	runtime.KeepAlive(kept)
-	return after - before
+	least := int64(math.MaxInt64)
+	for range 3 {
+		before := liveHeap()
+		kept := build()
+		after := liveHeap()
+		runtime.KeepAlive(kept)
+		least = min(least, after-before)
+	}
+	return least
 }
 
 // TestWorstCaseTerms measures, in this process, what the code allocates
@@ -229,9 +245,9 @@ func heapOf(build func() any) int64 {
 func TestWorstCaseTerms(t *testing.T) {
 	// A scanner that has buffered a whole line of MaxLineBytes and its
 	// "\r\n": the most it buffers.
-	whole := strings.NewReader(strings.Repeat("x", protocol.MaxLineBytes) + "\r\n")
+	whole := strings.Repeat("x", protocol.MaxLineBytes) + "\r\n"
 	scanner := heapOf(func() any {
-		lines := protocol.NewScanner(whole)
+		lines := protocol.NewScanner(strings.NewReader(whole))
 		require.True(t, lines.Scan())
 		return lines
 	})
