@@ -79,9 +79,47 @@ type bus struct {
 	unwatch context.CancelFunc   // ends the watch, even on a closed connection
 	loops   sync.WaitGroup       // the watcher's and the renewer's goroutines
 	stop    chan struct{}        // closed by stopLoops, to end the renewer
+	watched watchMark            // how far the watcher has told the broker
 
 	mu   sync.Mutex       // guards held
 	held map[string]claim // the names this node holds
+}
+
+// watchMark is how far the watcher has come: the bucket's revision up to
+// which it has handed every change to the broker.
+type watchMark struct {
+	mu    sync.Mutex
+	rev   uint64
+	moved chan struct{} // closed, and replaced, whenever rev grows
+}
+
+func (w *watchMark) advance(rev uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rev > w.rev {
+		w.rev = rev
+		close(w.moved) // wakes every wait: each checks rev again
+		w.moved = make(chan struct{})
+	}
+}
+
+// wait waits until the mark has reached rev, or timeout has passed, and
+// reports which.
+func (w *watchMark) wait(rev uint64, timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		reached, moved := w.rev >= rev, w.moved
+		w.mu.Unlock()
+		if reached {
+			return true
+		}
+		select {
+		case <-moved:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 // newNodeID returns a random id for a node.
@@ -127,7 +165,8 @@ func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler
 		})
 		if err == nil {
 			return &bus{node: node, nameTTL: nameTTL, nc: nc, kv: kv, receive: receive, pending: pending,
-				stop: make(chan struct{}), held: make(map[string]claim)}, nil
+				stop: make(chan struct{}), watched: watchMark{moved: make(chan struct{})},
+				held: make(map[string]claim)}, nil
 		}
 	}
 	nc.Close()
@@ -149,6 +188,16 @@ func (b *bus) claim(name string) error {
 	b.held[name] = claim{rev: rev}
 	b.mu.Unlock()
 	return nil
+}
+
+// knowsBefore waits until the broker has been told of every change to the
+// bucket before this node's claim of name: then it knows every name that
+// was claimed before. It reports whether that came within busTimeout.
+func (b *bus) knowsBefore(name string) bool {
+	b.mu.Lock()
+	rev := b.held[name].rev
+	b.mu.Unlock()
+	return b.watched.wait(rev, busTimeout)
 }
 
 // subscribe starts receiving the messages for name, which this node has
@@ -365,7 +414,7 @@ func (s *Server) receive(msg *nats.Msg) {
 }
 
 // watchNames tells the broker of every change to the bucket but this
-// node's own, which the broker knows first.
+// node's own, which the broker knows first, and marks how far it has come.
 func (s *Server) watchNames(watcher jetstream.KeyWatcher) {
 	for entry := range watcher.Updates() {
 		if entry == nil {
@@ -374,6 +423,7 @@ func (s *Server) watchNames(watcher jetstream.KeyWatcher) {
 		if ev, ok := decodeName(entry); ok && ev.node != s.node {
 			s.events <- ev
 		}
+		s.bus.watched.advance(entry.Revision())
 	}
 }
 

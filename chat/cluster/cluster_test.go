@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -174,6 +175,39 @@ func TestTwoNodesAreOneChat(t *testing.T) {
 	alice.Send("carol, bob: anyone?")
 	bob.Expect("from alice: anyone?")
 	alice.Expect(errorLine(protocol.UnknownRecipientsError{Names: []string{"carol"}}))
+}
+
+// A login is answered once its node knows every name claimed before it: a
+// message to one of them, sent at once, is never refused as "not logged in".
+// To set up the moment that this needs, a fake node claims a thousand names
+// in a burst, faster than the watcher of node 1 hands them over to its
+// broker; then alice logs in there and writes to the last of them.
+func TestALoginKnowsTheNamesClaimedBeforeIt(t *testing.T) {
+	url := startNATS(t)
+	n1 := startNode(t, url, Config{})
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	const names = 20000
+	for i := range names {
+		// A claim is a put to the key's subject: what kv.Create sends.
+		_, err := js.PublishAsync("$KV."+bucket+"."+nameKey(fmt.Sprintf("fake%d", i)), []byte("fakenode"))
+		require.NoError(t, err)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fake claims were not stored in 10s")
+	}
+	last := fmt.Sprintf("fake%d", names-1)
+	alice := chattest.Dial(t, n1.addr)
+	alice.Send("alice")
+	alice.Send(last + ", alice: hi") // her first line: read once she is logged in
+	alice.Send("alice: done")
+	alice.Expect("from alice: hi")
+	alice.Expect("from alice: done") // no "error: not logged in: fake19999" in between
 }
 
 func TestANameIsHeldByOneClientInTheCluster(t *testing.T) {

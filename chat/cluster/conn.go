@@ -104,6 +104,13 @@ func (s *Server) join(conn net.Conn, id connID, name string) error {
 	if err := s.bus.claim(name); err != nil {
 		return err // held by a client of this node or of another
 	}
+	// The broker learns of other nodes' names from the watcher, a moment
+	// late. Once it has been told of every claim before this one, no line
+	// of this client is refused as "not logged in" for a name that was
+	// claimed before it logged in.
+	if !s.bus.knowsBefore(name) {
+		s.log.Warn("names claimed elsewhere may be unknown here for a while", "name", name)
+	}
 	verdict := make(chan error, 1) // the broker sends once, without waiting
 	s.events <- loginEvent{id: id, name: name, conn: conn, verdict: verdict}
 	if err := <-verdict; err != nil {
