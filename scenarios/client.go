@@ -35,6 +35,7 @@ type client struct {
 
 	login   loginState
 	refusal string // why the last login attempt failed
+	tried   string // for a client that kept trying: " after 5.8s, 24 tries"
 	closed  bool   // close has been called
 }
 
@@ -55,7 +56,7 @@ func unconnected(label, why string) *client {
 	c := &client{label: label, name: label, jobs: queue.New[job](), changed: make(chan struct{}),
 		refusal: why, closed: true}
 	c.gate.init()
-	c.in.senders = map[string]string{}
+	c.in.senders, c.in.bySender = map[string]string{}, map[string]int{}
 	c.in.ended, c.in.endedBy = true, "the client"
 	c.jobs.Close()
 	return c
@@ -75,7 +76,7 @@ func dial(label, addr string, timeout time.Duration) (*client, error) {
 		changed: make(chan struct{}),
 	}
 	c.gate.init()
-	c.in.senders = map[string]string{}
+	c.in.senders, c.in.bySender = map[string]string{}, map[string]int{}
 	c.wg.Go(c.read)  // ends at the end of the input, or when close closes conn
 	c.wg.Go(c.write) // ends when close closes jobs, at once if conn is closed
 	return c, nil
@@ -238,6 +239,7 @@ const keptLines = 1000
 // sender and number, which is all the figures need.
 type inbox struct {
 	messages []msgID
+	bySender map[string]int    // how many of messages came from each sender
 	lines    []string          // the other lines, the first keptLines of them
 	senders  map[string]string // interned sender names
 	ended    bool              // the input has ended
@@ -255,11 +257,20 @@ type msgID struct {
 func (in *inbox) add(line []byte) {
 	if id, ok := in.parseMessage(line); ok {
 		in.messages = append(in.messages, id)
+		in.bySender[id.from]++
 		return
 	}
 	if len(in.lines) < keptLines {
 		in.lines = append(in.lines, string(bytes.TrimSuffix(line, []byte("\r"))))
 	}
+}
+
+// from counts the messages read from a sender; every message if from is "".
+func (in *inbox) from(sender string) int {
+	if sender == "" {
+		return len(in.messages)
+	}
+	return in.bySender[sender]
 }
 
 // parseMessage reads "from alice: #123 xxx", a delivered appendMessage.

@@ -203,7 +203,7 @@ func (cr *crowd) dialFailures() (int, error) {
 type crowdConnect struct{ n int }
 
 func (a crowdConnect) do(r *run) error {
-	r.crowd.connect(r.srv.addr, a.n, r.patience)
+	r.crowd.connect(r.node(1).addr, a.n, r.patience)
 	return nil
 }
 
@@ -230,7 +230,7 @@ func (e crowdDisconnected) eval(r *run) (bool, string) {
 	failed, err := r.crowd.dialFailures()
 	why := ""
 	if failed > 0 {
-		why = r.dialFailure(err)
+		why = r.dialFailure(err, r.node(1))
 	}
 	return late == 0, crowdFigure(late, total, failed, longest, e.within, why)
 }

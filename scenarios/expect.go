@@ -33,11 +33,8 @@ type receivedInOrder struct {
 func (e receivedInOrder) clients() []string { return []string{e.client} }
 
 func (e receivedInOrder) eval(r *run) (bool, string) {
-	c := r.clients[e.client]
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ok, figure := inOrder(c.in.messages, e.from, e.n)
-	if !ok && c.in.hasLinePrefix("error: too slow") {
+	ok, figure := inOrder(r.received(e.client), e.from, e.n)
+	if !ok && r.gotLinePrefix(e.client, "error: too slow") {
 		figure += " (evicted as too slow)" // by design, in chapter slow: it says so
 	}
 	return ok, figure
@@ -92,7 +89,43 @@ type receivedSame struct{ client, other string }
 func (e receivedSame) clients() []string { return []string{e.client, e.other} }
 
 func (e receivedSame) eval(r *run) (bool, string) {
-	return same(snapshot(r.clients[e.client]), snapshot(r.clients[e.other]), e.other)
+	return same(r.received(e.client), r.received(e.other), e.other)
+}
+
+// received returns the numbered messages a client read on all its
+// connections, in the order it read them: a client that logged in again,
+// on another node, say, is one reader.
+func (r *run) received(label string) []msgID {
+	var ids []msgID
+	for _, c := range r.connections(label) {
+		ids = append(ids, snapshot(c)...)
+	}
+	return ids
+}
+
+// connections returns every connection a client made, in order.
+func (r *run) connections(label string) []*client {
+	var conns []*client
+	for _, c := range r.all {
+		if c.label == label {
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
+// gotLinePrefix reports whether the client read a line that starts with
+// prefix, on any of its connections.
+func (r *run) gotLinePrefix(label, prefix string) bool {
+	for _, c := range r.connections(label) {
+		c.mu.Lock()
+		got := c.in.hasLinePrefix(prefix)
+		c.mu.Unlock()
+		if got {
+			return true
+		}
+	}
+	return false
 }
 
 func snapshot(c *client) []msgID {
@@ -221,9 +254,12 @@ func (e isLoggedIn) eval(r *run) (bool, string) {
 // anyStatus: "expect the server exits within ..." accepts any exit status.
 const anyStatus = -1
 
-// exits: the server exits, with the given status, within a time of the
-// first ctrl-c.
+// exits: a node exits, with the given status, within a time of its first
+// ctrl-c: "the server" is node 1. A node that was started again is checked
+// in each of its processes that took a ctrl-c; the figure is the first that
+// failed, or the slowest.
 type exits struct {
+	node   int
 	status int
 	within time.Duration
 }
@@ -231,11 +267,24 @@ type exits struct {
 func (exits) clients() []string { return nil }
 
 func (e exits) eval(r *run) (bool, string) {
-	sigint := r.ctrlC[0]
-	if !r.srv.waitExit(sigint.Add(e.within)) {
-		return false, "hung > " + duration(e.within)
+	var slowest time.Duration
+	figure := ""
+	for _, srv := range r.processes(e.node) {
+		if len(srv.sigints) == 0 {
+			continue
+		}
+		sigint := srv.sigints[0]
+		if !srv.waitExit(sigint.Add(e.within)) {
+			return false, "hung > " + duration(e.within)
+		}
+		if !exitMatches(e.status, srv.cmd.ProcessState.ExitCode()) {
+			return false, srv.exitFigure(sigint)
+		}
+		if took := srv.exitAt.Sub(sigint); figure == "" || took > slowest {
+			slowest, figure = took, srv.exitFigure(sigint)
+		}
 	}
-	return exitMatches(e.status, r.srv.cmd.ProcessState.ExitCode()), r.srv.exitFigure(sigint)
+	return true, figure
 }
 
 // exitMatches reports whether exit status got is what was wanted. A process
@@ -247,14 +296,18 @@ func exitMatches(want, got int) bool {
 	return want == got
 }
 
-// peakMemory: the server's peak resident set (VmHWM) stayed under mb MiB.
+// peakMemory: the server's peak resident set (VmHWM) stayed under mb MiB:
+// node 1's, the highest of its processes.
 type peakMemory struct{ mb int }
 
 func (peakMemory) clients() []string { return nil }
 func (peakMemory) needsExit()        {}
 
 func (e peakMemory) eval(r *run) (bool, string) {
-	kB := r.srv.peak()
+	var kB int64
+	for _, srv := range r.processes(1) {
+		kB = max(kB, srv.peak())
+	}
 	if kB == 0 {
 		return false, "peak unknown"
 	}
@@ -265,15 +318,21 @@ func memoryUnder(kB int64, mb int) (bool, string) {
 	return kB < int64(mb)<<10, fmt.Sprintf("peak %d MB", (kB+512)>>10)
 }
 
-// logs: the server's log contains text.
-type logs struct{ text string }
+// logs: a node's log contains text, in one of its processes: "the server"
+// is node 1.
+type logs struct {
+	node int
+	text string
+}
 
 func (logs) clients() []string { return nil }
 func (logs) needsExit()        {}
 
 func (e logs) eval(r *run) (bool, string) {
-	if strings.Contains(r.srv.Log(), e.text) {
-		return true, "logged " + strconv.Quote(short(e.text))
+	for _, srv := range r.processes(e.node) {
+		if strings.Contains(srv.Log(), e.text) {
+			return true, "logged " + strconv.Quote(short(e.text))
+		}
 	}
 	return false, "did not log " + strconv.Quote(short(e.text))
 }

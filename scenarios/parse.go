@@ -23,7 +23,8 @@ type Scenario struct {
 }
 
 // Settings are what the server is started with: each is a flag of achat
-// serve, but FileLimit, which is the process's RLIMIT_NOFILE. A zero field
+// serve, but FileLimit, which is the process's RLIMIT_NOFILE, and Nodes,
+// how many servers the run starts (see nodes.go). A zero field
 // is not set: the server's default, or the runner's file limit.
 type Settings struct {
 	DrainTimeout   time.Duration // "server drain deadline": -drain-timeout
@@ -33,6 +34,7 @@ type Settings struct {
 	MaxQueued      int           // "server max queued": -max-queued
 	MaxQueuedBytes int           // "server max queued bytes": -max-queued-bytes
 	FileLimit      int           // "server file limit": soft and hard RLIMIT_NOFILE
+	Nodes          int           // "server nodes": how many processes to run (0: one)
 }
 
 // flags returns the flags of achat serve that s sets, in a fixed order.
@@ -144,20 +146,45 @@ var settingForms = []form{
 	countSetting("server max queued <N>", func(s *Settings) *int { return &s.MaxQueued }),
 	countSetting("server max queued bytes <N>", func(s *Settings) *int { return &s.MaxQueuedBytes }),
 	countSetting("server file limit <N>", func(s *Settings) *int { return &s.FileLimit }),
+	countSetting("server nodes <N>", func(s *Settings) *int { return &s.Nodes }),
 }
 
 var stepForms = []form{
 	newForm("<name> connects", func(a []string) (any, error) {
 		return connect{client: a[0]}, nil
 	}),
+	newForm("<name> connects to node <N>", func(a []string) (any, error) {
+		n, err := parseCount(a[1])
+		return connect{client: a[0], node: n}, err
+	}),
 	newForm("<name> logs in", func(a []string) (any, error) {
 		return login{client: a[0], name: a[0], must: true}, nil
+	}),
+	newForm("<name> logs in on node <N>", func(a []string) (any, error) {
+		n, err := parseCount(a[1])
+		return login{client: a[0], name: a[0], must: true, node: n}, err
 	}),
 	newForm("<name> tries to log in", func(a []string) (any, error) {
 		return login{client: a[0], name: a[0]}, nil
 	}),
+	newForm("<name> tries to log in on node <N>", func(a []string) (any, error) {
+		n, err := parseCount(a[1])
+		return login{client: a[0], name: a[0], node: n}, err
+	}),
 	newForm("<name> tries to log in as <name>", func(a []string) (any, error) {
 		return login{client: a[0], name: a[1]}, nil
+	}),
+	newForm("<name> tries to log in as <name> on node <N>", func(a []string) (any, error) {
+		n, err := parseCount(a[2])
+		return login{client: a[0], name: a[1], node: n}, err
+	}),
+	newForm("<name> keeps trying to log in on node <N> for <duration>", func(a []string) (any, error) {
+		n, err := parseCount(a[1])
+		if err != nil {
+			return nil, err
+		}
+		d, err := parseDuration(a[2])
+		return keepTrying{client: a[0], name: a[0], node: n, within: d}, err
 	}),
 	// Before the form without a window: "<names>" would take the window in.
 	newForm("<name> sends <N> messages to <names>, <N> at a time", func(a []string) (any, error) {
@@ -222,6 +249,10 @@ var stepForms = []form{
 		n, err := parseCount(a[1])
 		return waitRead{client: a[0], n: n}, err
 	}),
+	newForm("<name> has read <N> messages from <name>", func(a []string) (any, error) {
+		n, err := parseCount(a[1])
+		return waitRead{client: a[0], n: n, from: a[2]}, err
+	}),
 	newForm("<name> reads until the server closes", func(a []string) (any, error) {
 		return readToEnd{client: a[0]}, nil
 	}),
@@ -231,6 +262,18 @@ var stepForms = []form{
 	}),
 	newForm("the silent clients disconnect", func([]string) (any, error) { return crowdDisconnect{}, nil }),
 	newForm("ctrl-c", func([]string) (any, error) { return ctrlC{}, nil }),
+	newForm("ctrl-c node <N>", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		return ctrlC{node: n}, err
+	}),
+	newForm("node <N> is killed", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		return killNode{node: n}, err
+	}),
+	newForm("node <N> starts again", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		return restartNode{node: n}, err
+	}),
 }
 
 // sizedMessages reads "<name> sends <N> messages of <N> bytes to <names>".
@@ -289,13 +332,23 @@ var expectForms = []form{
 		d, err := parseDuration(a[0])
 		return exits{status: anyStatus, within: d}, err
 	}),
-	newForm("expect the server exits with status <N> within <duration>", func(a []string) (any, error) {
-		status, err := strconv.Atoi(a[0])
+	newForm("expect node <N> exits within <duration>", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
 		if err != nil {
-			return nil, fmt.Errorf("expected an exit status like 0 or 1; got %q", a[0])
+			return nil, err
 		}
 		d, err := parseDuration(a[1])
-		return exits{status: status, within: d}, err
+		return exits{node: n, status: anyStatus, within: d}, err
+	}),
+	newForm("expect the server exits with status <N> within <duration>", func(a []string) (any, error) {
+		return exitsWithStatus(0, a)
+	}),
+	newForm("expect node <N> exits with status <N> within <duration>", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		if err != nil {
+			return nil, err
+		}
+		return exitsWithStatus(n, a[1:])
 	}),
 	newForm("expect the server's peak memory is under <N> MB", func(a []string) (any, error) {
 		n, err := parseCount(a[0])
@@ -305,6 +358,25 @@ var expectForms = []form{
 		text, err := parseText(a[0])
 		return logs{text: text}, err
 	}),
+	newForm("expect node <N> logs <text>", func(a []string) (any, error) {
+		n, err := parseCount(a[0])
+		if err != nil {
+			return nil, err
+		}
+		text, err := parseText(a[1])
+		return logs{node: n, text: text}, err
+	}),
+}
+
+// exitsWithStatus reads the status and the duration of "... exits with
+// status <N> within <duration>".
+func exitsWithStatus(node int, a []string) (any, error) {
+	status, err := strconv.Atoi(a[0])
+	if err != nil {
+		return nil, fmt.Errorf("expected an exit status like 0 or 1; got %q", a[0])
+	}
+	d, err := parseDuration(a[1])
+	return exits{node: node, status: status, within: d}, err
 }
 
 // Parse reads a scenario. name is the file's name, for error messages and
@@ -314,7 +386,7 @@ var expectForms = []form{
 //	06-taken-name.scenario:4: expected "<name> logs in" or ...; got "alice log in"
 func Parse(name string, r io.Reader) (Scenario, error) {
 	p := parser{sc: Scenario{Name: shortName(name), File: name}, settings: map[string]bool{},
-		clients: map[string]bool{}}
+		clients: map[string]bool{}, ctrlC: map[int]bool{}, stopped: map[int]bool{}}
 	lines := bufio.NewScanner(r)
 	for lines.Scan() {
 		p.line++
@@ -348,7 +420,8 @@ type parser struct {
 	settings map[string]bool // the setting forms seen so far
 	clients  map[string]bool // the clients started so far
 	crowd    bool            // silent clients connected before
-	ctrlC    bool            // a ctrl-c step came before
+	ctrlC    map[int]bool    // the nodes that took a ctrl-c before (1 for "ctrl-c")
+	stopped  map[int]bool    // the nodes stopped, by a ctrl-c or a kill, since they last started
 }
 
 func (p *parser) parseLine(text string) error {
@@ -371,6 +444,11 @@ func (p *parser) parseLine(text string) error {
 	built, err := match(forms, text)
 	if err != nil {
 		return err
+	}
+	if line, ok := built.(nodeLine); ok {
+		if err := p.checkNode(line.atNode()); err != nil {
+			return err
+		}
 	}
 	switch b := built.(type) {
 	case setting:
@@ -472,8 +550,17 @@ func (p *parser) addStep(s Step) error {
 		p.clients[a.client] = true
 	case login:
 		p.clients[a.client] = true
+	case keepTrying:
+		p.clients[a.client] = true
 	case ctrlC:
-		p.ctrlC = true
+		p.ctrlC[max(a.node, 1)], p.stopped[max(a.node, 1)] = true, true
+	case killNode:
+		p.stopped[a.node] = true
+	case restartNode:
+		if !p.stopped[a.node] {
+			return fmt.Errorf(`expected "ctrl-c node %[1]d" or "node %[1]d is killed" before %[2]q`, a.node, s.Text)
+		}
+		p.stopped[a.node] = false
 	case crowdConnect:
 		p.crowd = true
 	case crowdDisconnect:
@@ -498,8 +585,12 @@ func (p *parser) addExpect(e Expect) error {
 	if _, ok := e.check.(crowdDisconnected); ok && !p.crowd {
 		return fmt.Errorf(`expected "<N> silent clients connect" before %q`, e.Text)
 	}
-	if _, ok := e.check.(exits); ok && !p.ctrlC {
-		return fmt.Errorf(`expected a "ctrl-c" step before %q: the time to exit counts from it`, e.Text)
+	if x, ok := e.check.(exits); ok && !p.ctrlC[max(x.node, 1)] {
+		ctrlC := "ctrl-c"
+		if x.node > 0 {
+			ctrlC = fmt.Sprintf("ctrl-c node %d", x.node)
+		}
+		return fmt.Errorf(`expected a %q step before %q: the time to exit counts from it`, ctrlC, e.Text)
 	}
 	p.sc.Expects = append(p.sc.Expects, e)
 	return nil
@@ -511,6 +602,19 @@ func (p *parser) known(client string) error {
 	}
 	return fmt.Errorf(`expected "%[1]s connects", "%[1]s logs in" or "%[1]s tries to log in" `+
 		`before %[1]s does anything`, client)
+}
+
+// checkNode refuses a node the scenario does not have, and a line that
+// names no node in a scenario of several.
+func (p *parser) checkNode(n int) error {
+	nodes := max(p.sc.Settings.Nodes, 1)
+	switch {
+	case n == 0 && nodes > 1:
+		return fmt.Errorf(`expected a line that names its node ("ctrl-c node 2", "alice logs in on node 1", "expect node 2 exits ..."): this scenario has %d nodes`, nodes)
+	case n > nodes:
+		return fmt.Errorf(`expected a node from 1 to %d ("server nodes %d"); got node %d`, nodes, nodes, n)
+	}
+	return nil
 }
 
 // parseCount reads a positive number, with optional separators: 300000,

@@ -70,7 +70,7 @@ expect the server logs "messages not delivered"
 		actions = append(actions, s.action)
 	}
 	assert.Equal(t, []action{
-		connect{"zed"},
+		connect{client: "zed"},
 		login{client: "alice", name: "alice", must: true},
 		login{client: "bob", name: "bob"},
 		login{client: "impostor", name: "alice"},
@@ -116,16 +116,21 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 	const start = "alice logs in\n"
 	for _, tc := range []struct{ name, text, err string }{
 		{"an unknown step", start + "alice log in\nexpect alice is logged in\n",
-			`07-test.scenario:2: expected "<name> connects", "<name> logs in", "<name> tries to log in", ` +
-				`"<name> tries to log in as <name>", "<name> sends <N> messages to <names>, <N> at a time", ` +
+			`07-test.scenario:2: expected "<name> connects", "<name> connects to node <N>", ` +
+				`"<name> logs in", "<name> logs in on node <N>", "<name> tries to log in", ` +
+				`"<name> tries to log in on node <N>", "<name> tries to log in as <name>", ` +
+				`"<name> tries to log in as <name> on node <N>", ` +
+				`"<name> keeps trying to log in on node <N> for <duration>", ` +
+				`"<name> sends <N> messages to <names>, <N> at a time", ` +
 				`"<name> sends <N> messages to <names>", ` +
 				`"<name> sends <N> messages of <N> bytes to <names>, <N> at a time", ` +
 				`"<name> sends <N> messages of <N> bytes to <names>", ` +
 				`"<name> sends the line <text>", "<name> sends <N> MB without a newline", ` +
 				`"<name> stops reading", "<name> stops sending", "<name> disconnects", ` +
-				`"<name> has read her <N>th message", "<name> reads until the server closes", ` +
-				`"<N> silent clients connect", "the silent clients disconnect" or "ctrl-c"; ` +
-				`got "alice log in"`},
+				`"<name> has read her <N>th message", "<name> has read <N> messages from <name>", ` +
+				`"<name> reads until the server closes", ` +
+				`"<N> silent clients connect", "the silent clients disconnect", "ctrl-c", "ctrl-c node <N>", ` +
+				`"node <N> is killed" or "node <N> starts again"; got "alice log in"`},
 		{"a misspelt step: the forms that start the same", start + "alice sends 3 mesages to bob\n",
 			`07-test.scenario:2: expected "<name> sends <N> messages to <names>, <N> at a time", ` +
 				`"<name> sends <N> messages to <names>", ` +
@@ -188,6 +193,23 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 		{"an exit without ctrl-c", start + "expect the server exits within 5s\n",
 			`07-test.scenario:2: expected a "ctrl-c" step before "expect the server exits within 5s": ` +
 				`the time to exit counts from it`},
+		{"a line that names no node, among several", "server nodes 2\n" + start,
+			`07-test.scenario:2: expected a line that names its node ("ctrl-c node 2", ` +
+				`"alice logs in on node 1", "expect node 2 exits ..."): this scenario has 2 nodes`},
+		{"a node that is not there", "server nodes 2\nalice logs in on node 3\n",
+			`07-test.scenario:2: expected a node from 1 to 2 ("server nodes 2"); got node 3`},
+		{"a node in a scenario of one", start + "ctrl-c node 2\n",
+			`07-test.scenario:2: expected a node from 1 to 1 ("server nodes 1"); got node 2`},
+		{"a node started again that was not stopped", "server nodes 2\nnode 2 starts again\n",
+			`07-test.scenario:2: expected "ctrl-c node 2" or "node 2 is killed" before "node 2 starts again"`},
+		{"a node started again twice", "server nodes 2\nctrl-c node 2\nnode 2 starts again\nnode 2 starts again\n",
+			`07-test.scenario:4: expected "ctrl-c node 2" or "node 2 is killed" before "node 2 starts again"`},
+		{"a node's exit without its ctrl-c", "server nodes 2\nctrl-c node 1\nexpect node 2 exits within 5s\n",
+			`07-test.scenario:3: expected a "ctrl-c node 2" step before "expect node 2 exits within 5s": ` +
+				`the time to exit counts from it`},
+		{"a node's exit after a kill", "server nodes 2\nnode 2 is killed\nexpect node 2 exits within 5s\n",
+			`07-test.scenario:3: expected a "ctrl-c node 2" step before "expect node 2 exits within 5s": ` +
+				`the time to exit counts from it`},
 		{"nothing expected", "# a comment\n" + start,
 			`07-test.scenario:3: expected an "expect ..." line before the end of the file`},
 	} {
@@ -197,6 +219,51 @@ func TestParseRejectsABadLineWithItsNumberAndWhatWasExpected(t *testing.T) {
 			assert.Equal(t, tc.err, err.Error())
 		})
 	}
+}
+
+func TestParseReadsTheLinesOfSeveralNodes(t *testing.T) {
+	sc, err := parse(t, `# two nodes
+server nodes 2
+zed connects to node 2
+alice logs in on node 1
+impostor tries to log in as alice on node 2
+bob tries to log in on node 2
+alice has read 10 messages from bob
+ctrl-c node 2
+node 2 starts again
+node 1 is killed
+alice keeps trying to log in on node 2 for 20s
+expect node 2 exits within 5s
+expect node 2 exits with status 0 within 5s
+expect node 1 logs "listening"
+`)
+	require.NoError(t, err)
+	assert.Equal(t, 2, sc.Settings.Nodes)
+	assert.Empty(t, sc.Settings.flags(), "the runner starts the nodes: no flag says how many")
+	var actions []action
+	for _, s := range sc.Steps {
+		actions = append(actions, s.action)
+	}
+	assert.Equal(t, []action{
+		connect{client: "zed", node: 2},
+		login{client: "alice", name: "alice", must: true, node: 1},
+		login{client: "impostor", name: "alice", node: 2},
+		login{client: "bob", name: "bob", node: 2},
+		waitRead{client: "alice", n: 10, from: "bob"},
+		ctrlC{node: 2},
+		restartNode{node: 2},
+		killNode{node: 1},
+		keepTrying{client: "alice", name: "alice", node: 2, within: 20 * time.Second},
+	}, actions)
+	var checks []check
+	for _, e := range sc.Expects {
+		checks = append(checks, e.check)
+	}
+	assert.Equal(t, []check{
+		exits{node: 2, status: anyStatus, within: 5 * time.Second},
+		exits{node: 2, status: 0, within: 5 * time.Second},
+		logs{node: 1, text: "listening"},
+	}, checks)
 }
 
 // Each setting is a flag of achat serve, but the file limit, which is not

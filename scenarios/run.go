@@ -60,37 +60,20 @@ type Outcome struct {
 	Figure string
 }
 
-// Run runs sc against a new "achat serve -chapter chapter" process, or a
-// new seed process if chapter is SeedChapter.
+// Run runs sc against new "achat serve -chapter chapter" processes, one per
+// node of the scenario, or new seed processes if chapter is SeedChapter.
 func (rn Runner) Run(sc Scenario, chapter string) Result {
 	start := time.Now()
 	res := Result{Scenario: sc.Name, Chapter: chapter}
-	p, err := rn.program(chapter, sc.Settings)
-	if err != nil {
-		res.Err = err
-		return res
-	}
-	if chapter == ClusterChapter {
-		// A node of chapter cluster, on a NATS server of its own: the
-		// node's memory and files are measured, not the bus's.
-		bus, err := startBus(rn.Binary)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		defer bus.stop()
-		p.args = append(p.args, "-nats", bus.url)
-	}
-	srv, err := startServer(p, sc.Settings)
-	if err != nil {
-		res.Err = err
-		return res
-	}
-	r := &run{srv: srv, patience: rn.Patience, clients: map[string]*client{}, seq: map[string]int{}}
+	r := &run{patience: rn.Patience, clients: map[string]*client{}, seq: map[string]int{}}
 	if r.patience == 0 {
 		r.patience = DefaultPatience
 	}
 	defer r.cleanup()
+	if err := r.startNodes(rn, chapter, sc.Settings); err != nil {
+		res.Err = err
+		return res
+	}
 	if stuck := r.steps(sc.Steps); stuck != nil {
 		res.Stuck, res.Figure = stuck, stuck.Figure
 	} else {
@@ -107,16 +90,64 @@ func (rn Runner) Run(sc Scenario, chapter string) Result {
 	return res
 }
 
+// startNodes starts one process per node. The nodes of chapter cluster
+// share a NATS server, which the run starts first, as a process of its
+// own: they are one chat, and a node's memory and files are measured
+// without the bus's. The nodes of any other chapter are servers that know
+// nothing of each other, which is what that chapter can be.
+func (r *run) startNodes(rn Runner, chapter string, set Settings) error {
+	p, err := rn.program(chapter, set)
+	if err != nil {
+		return err
+	}
+	if chapter == ClusterChapter {
+		if r.bus, err = startBus(rn.Binary); err != nil {
+			return err
+		}
+		p.args = append(p.args, "-nats", r.bus.url)
+	}
+	r.launch = func() (*server, error) { return startServer(p, set) }
+	r.nodes = make([][]*server, max(set.Nodes, 1))
+	for i := range r.nodes {
+		srv, err := r.launch()
+		if err != nil {
+			return err
+		}
+		r.nodes[i] = []*server{srv}
+	}
+	return nil
+}
+
 // run is the state of one run.
 type run struct {
-	srv      *server
+	nodes    [][]*server             // by node, from node 1: each process it has run, the current one last
+	launch   func() (*server, error) // starts a new process of a node
+	bus      *bus                    // chapter cluster's NATS server; nil for the others
 	patience time.Duration
 	clients  map[string]*client // by label: the client's latest connection
-	all      []*client          // every connection made, for cleanup
+	all      []*client          // every connection made, in order, for cleanup
 	crowd    crowd              // the silent clients
 	seq      map[string]int     // the next message number, by sender name
-	ctrlC    []time.Time        // when each SIGINT was sent
 	probes   int                // login checks so far, to tell them apart
+}
+
+// node returns node n's current process (n from 1; 0, in a line that
+// names no node, is node 1).
+func (r *run) node(n int) *server {
+	procs := r.processes(n)
+	return procs[len(procs)-1]
+}
+
+// processes returns every process that node n has run.
+func (r *run) processes(n int) []*server { return r.nodes[max(n, 1)-1] }
+
+// killAll kills every process still running, and waits for each.
+func (r *run) killAll() {
+	for _, procs := range r.nodes {
+		for _, srv := range procs {
+			srv.kill()
+		}
+	}
 }
 
 // steps runs the steps in order, and returns the outcome of the first that
@@ -137,7 +168,7 @@ func (r *run) checks(expects []Expect) []Outcome {
 	out := make([]Outcome, len(expects))
 	for pass := range 2 {
 		if pass == 1 {
-			r.srv.kill()
+			r.killAll()
 		}
 		for i, e := range expects {
 			_, afterExit := e.check.(needsExit)
@@ -151,7 +182,10 @@ func (r *run) checks(expects []Expect) []Outcome {
 }
 
 func (r *run) cleanup() {
-	r.srv.kill()
+	r.killAll()
+	if r.bus != nil {
+		r.bus.stop() // after the nodes: none of them waits for it
+	}
 	for _, c := range r.all {
 		c.close()
 	}
@@ -161,13 +195,13 @@ func (r *run) cleanup() {
 	}
 }
 
-// dial gives label a new connection. If it cannot be made, label is a
-// client that could not connect, and the error says why, as a figure:
+// dial gives label a new connection to node n. If it cannot be made, label
+// is a client that could not connect, and the error says why, as a figure:
 // "could not connect: connection refused".
-func (r *run) dial(label string) (*client, error) {
-	c, err := dial(label, r.srv.addr, r.patience)
+func (r *run) dial(label string, n int) (*client, error) {
+	c, err := dial(label, r.node(n).addr, r.patience)
 	if err != nil {
-		why := "could not connect: " + r.dialFailure(err)
+		why := "could not connect: " + r.dialFailure(err, r.node(n))
 		r.clients[label] = unconnected(label, why)
 		return nil, errors.New(why)
 	}
@@ -179,13 +213,13 @@ func (r *run) dial(label string) (*client, error) {
 // dialFailure says briefly why a connection could not be made: "connection
 // refused", or, if the server has logged that its Serve failed, why it did:
 // "serve failed: too many open files".
-func (r *run) dialFailure(err error) string {
+func (r *run) dialFailure(err error, srv *server) string {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		// A Serve that fails closes the listener, then logs why: the
 		// line may be on its way.
-		r.srv.waitLog(serveFailedMsg, refusedGuard)
+		srv.waitLog(serveFailedMsg, refusedGuard)
 	}
-	if failure := r.srv.serveFailure(); failure != "" {
+	if failure := srv.serveFailure(); failure != "" {
 		return "serve failed: " + failure
 	}
 	return shortDialError(err, r.patience)
@@ -220,10 +254,14 @@ type clientAction interface {
 	who() string
 }
 
-type connect struct{ client string }
+// connect: "<name> connects", to node 1, or "<name> connects to node <N>".
+type connect struct {
+	client string
+	node   int
+}
 
 func (a connect) do(r *run) error {
-	_, err := r.dial(a.client)
+	_, err := r.dial(a.client, a.node)
 	if err != nil {
 		return fmt.Errorf("%s %w", a.client, err)
 	}
@@ -232,17 +270,18 @@ func (a connect) do(r *run) error {
 
 // login sends name, then a line to itself, and waits for that line: once it
 // is back, the server routes messages to name. must makes a refusal stop
-// the run.
+// the run. It logs in on node 1 unless it names another.
 type login struct {
 	client, name string
 	must         bool
+	node         int
 }
 
 func (a login) do(r *run) error {
 	c := r.clients[a.client]
 	if c == nil || c.state() != notLoggedIn { // a client logs in on a new connection
 		var err error
-		if c, err = r.dial(a.client); err != nil {
+		if c, err = r.dial(a.client, a.node); err != nil {
 			r.clients[a.client].setLogin(a.name, false, r.patience)
 			if a.must {
 				return fmt.Errorf("%s %w", a.client, err)
@@ -292,9 +331,9 @@ func (c *client) loginFigure() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.login == loggedIn {
-		return "logged in"
+		return "logged in" + c.tried
 	}
-	return c.refusal
+	return c.refusal + c.tried
 }
 
 func writeLines(lines ...string) job {
@@ -330,7 +369,7 @@ func (a sendMessages) do(r *run) error {
 	}
 	c.send(func(w *bufio.Writer, _ *net.TCPConn) error {
 		c.mu.Lock()
-		read := len(c.in.messages) // the copies read so far
+		read := c.in.from(c.name) // its own copies read so far
 		c.mu.Unlock()
 		line := make([]byte, 0, 128)
 		padding := pad
@@ -346,7 +385,7 @@ func (a sendMessages) do(r *run) error {
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				if !c.await(r.patience, func(in *inbox) bool { return len(in.messages) >= read+sent }) {
+				if !c.await(r.patience, func(in *inbox) bool { return in.from(c.name) >= read+sent }) {
 					return fmt.Errorf("%s never read its own copies of a window", c.name)
 				}
 			}
@@ -423,22 +462,32 @@ func (a disconnect) do(r *run) error {
 	return nil
 }
 
-// waitRead waits until the client has read n numbered messages.
+// waitRead waits until the client has read n numbered messages, or, with
+// from, n from that sender: on all its connections, as received counts.
 type waitRead struct {
-	client string
-	n      int
+	client, from string
+	n            int
 }
 
 func (a waitRead) who() string { return a.client }
 
 func (a waitRead) do(r *run) error {
 	c := r.clients[a.client]
-	if c.await(r.patience, func(in *inbox) bool { return len(in.messages) >= a.n }) {
+	before := 0 // what its earlier connections read: they read no more
+	for _, earlier := range r.connections(a.client) {
+		if earlier != c {
+			earlier.mu.Lock()
+			before += earlier.in.from(a.from)
+			earlier.mu.Unlock()
+		}
+	}
+	read := func(in *inbox) int { return before + in.from(a.from) }
+	if c.await(r.patience, func(in *inbox) bool { return read(in) >= a.n }) {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return fmt.Errorf("stuck at %s of %s", count(len(c.in.messages)), count(a.n))
+	return fmt.Errorf("stuck at %s of %s", count(read(&c.in)), count(a.n))
 }
 
 // readToEnd reads until the server closes the connection, or until nothing
@@ -456,11 +505,11 @@ func (a readToEnd) do(r *run) error {
 	return nil
 }
 
-// ctrlC sends SIGINT, as Ctrl-C in the server's terminal does.
-type ctrlC struct{}
+// ctrlC sends SIGINT to a node, as Ctrl-C in its terminal does: "ctrl-c"
+// to the server, node 1, or "ctrl-c node <N>".
+type ctrlC struct{ node int }
 
-func (ctrlC) do(r *run) error {
-	r.ctrlC = append(r.ctrlC, time.Now())
-	r.srv.interrupt(len(r.ctrlC), startGuard)
+func (a ctrlC) do(r *run) error {
+	r.node(a.node).interrupt(startGuard)
 	return nil
 }

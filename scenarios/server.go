@@ -20,6 +20,7 @@ type server struct {
 	addr    string
 	exited  chan struct{} // closed once the process has exited and its log is read
 	exitAt  time.Time     // set before exited is closed
+	sigints []time.Time   // when each SIGINT was sent: only the steps touch it
 
 	logged chan struct{} // a token after each line of log
 	mu     sync.Mutex
@@ -164,11 +165,12 @@ func (s *server) serveFailure() string {
 	return ""
 }
 
-// interrupt sends the n-th SIGINT (n from 1) and waits until the server logs
-// that it took it, or exits: two signals sent at once may reach a process
-// as one. guard bounds the wait.
-func (s *server) interrupt(n int, guard time.Duration) {
-	seen := s.program.signalSeen
+// interrupt sends a SIGINT and waits until the server logs that it took
+// it, or exits: two signals sent at once may reach a process as one. guard
+// bounds the wait.
+func (s *server) interrupt(guard time.Duration) {
+	s.sigints = append(s.sigints, time.Now())
+	n, seen := len(s.sigints), s.program.signalSeen
 	if s.cmd.Process.Signal(os.Interrupt) != nil || n > len(seen) {
 		return // it has exited, or it logs nothing for this signal: nothing to wait for
 	}
