@@ -78,11 +78,19 @@ func (a keepTrying) do(r *run) error {
 		c := r.clients[a.client]
 		if c.state() == loggedIn || time.Since(start) > a.within {
 			c.mu.Lock()
-			c.tried = fmt.Sprintf(" after %s, %d tries", duration(time.Since(start)), tries)
+			c.tried = fmt.Sprintf(" after %s, %s", duration(time.Since(start)), plural(tries, "try", "tries"))
 			c.mu.Unlock()
 			return nil
 		}
 		c.close() // refused: it waits for nothing more
 		<-tick.C
 	}
+}
+
+// plural writes "1 try", "25 tries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return count(n) + " " + many
 }
