@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"regexp"
 	"time"
+
+	"achat/internal/embeddednats"
 )
 
 // This file measures chapter cluster: pairs with both partners on one node,
@@ -72,8 +73,6 @@ func Cluster(achat string, nodes int, extra []string) (*Server, error) {
 	return s, nil
 }
 
-var busURL = regexp.MustCompile(`on (nats://\S+):`)
-
 // startBus starts `achat nats` on a free port and returns it and its URL.
 func startBus(achat string) (*Server, string, error) {
 	cmd := exec.Command(achat, "nats", "-addr", "127.0.0.1:0")
@@ -90,8 +89,8 @@ func startBus(achat string) (*Server, string, error) {
 	found := make(chan string, 1)
 	go func() { // reads the one line achat nats prints
 		if lines.Scan() {
-			if m := busURL.FindStringSubmatch(lines.Text()); m != nil {
-				found <- m[1]
+			if url, ok := embeddednats.AnnouncedURL(lines.Text()); ok {
+				found <- url
 			}
 		}
 	}()

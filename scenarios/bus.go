@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
+
+	"achat/internal/embeddednats"
 )
 
 // ClusterChapter is the chapter whose nodes need a NATS server: each run
@@ -17,8 +18,6 @@ type bus struct {
 	cmd *exec.Cmd
 	url string
 }
-
-var busURL = regexp.MustCompile(`on (nats://\S+):`)
 
 // startBus starts `achat nats` on a free port and waits until it says where
 // it listens.
@@ -33,8 +32,8 @@ func startBus(achat string) (*bus, error) {
 	}
 	lines := bufio.NewScanner(out)
 	if lines.Scan() {
-		if m := busURL.FindStringSubmatch(lines.Text()); m != nil {
-			return &bus{cmd: cmd, url: m[1]}, nil
+		if url, ok := embeddednats.AnnouncedURL(lines.Text()); ok {
+			return &bus{cmd: cmd, url: url}, nil
 		}
 	}
 	cmd.Process.Kill()

@@ -188,9 +188,11 @@ func TestALoginKnowsTheNamesClaimedBeforeIt(t *testing.T) {
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
 	const names = 20000
+	// All of them in flight at once: past its default of 4,000 unanswered,
+	// PublishAsync waits for acks, and fails if they are slow to come.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(names))
+	require.NoError(t, err)
 	for i := range names {
 		// A claim is a put to the key's subject: what kv.Create sends.
 		_, err := js.PublishAsync("$KV."+bucket+"."+nameKey(fmt.Sprintf("fake%d", i)), []byte("fakenode"))

@@ -28,7 +28,7 @@ func runNATS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "achat nats: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "NATS with JetStream on %s: nodes join with -nats %s\n", bus.URL(), bus.URL())
+	embeddednats.Announce(stdout, bus.URL())
 	<-ctx.Done()
 	bus.Shutdown()
 	return 0

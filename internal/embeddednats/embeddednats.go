@@ -5,9 +5,11 @@ package embeddednats
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -64,4 +66,18 @@ func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 	os.RemoveAll(s.storeDir)
+}
+
+// Announce writes the line that `achat nats` prints once it listens. The
+// programs that start `achat nats` (achat compare, achat bench) read its
+// URL back with AnnouncedURL: one format, in one place.
+func Announce(w io.Writer, url string) {
+	fmt.Fprintf(w, "NATS with JetStream on %s: nodes join with -nats %s\n", url, url)
+}
+
+// AnnouncedURL returns the URL in a line that Announce wrote.
+func AnnouncedURL(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "NATS with JetStream on ")
+	url, _, found := strings.Cut(rest, ": ")
+	return url, ok && found
 }
