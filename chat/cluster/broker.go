@@ -87,6 +87,8 @@ func (s *Server) broker() {
 			s.leave(peers, ev)
 		case remoteEvent:
 			s.deliverRemote(peers, ev)
+		case overflowEvent:
+			s.overflowed(peers, ev.name)
 		case nameEvent:
 			s.noteName(remote, ev)
 		}
@@ -270,5 +272,17 @@ func (s *Server) noteName(remote map[string]remoteName, ev nameEvent) {
 func (s *Server) deliverRemote(peers map[string]peer, ev remoteEvent) {
 	if p, ok := peers[ev.to]; ok && !p.evicted {
 		s.push(peers, ev.to, p, protocol.FormatDelivery(ev.from, ev.text))
+	}
+}
+
+// overflowed evicts a client for whom NATS dropped messages: more came from
+// other nodes than its bounds let wait, here, for this node to take them.
+// NATS cannot slow their senders down, so the client is let go, and told,
+// as one that falls behind its queue is, rather than miss messages without
+// a word.
+func (s *Server) overflowed(peers map[string]peer, name string) {
+	if p, ok := peers[name]; ok && !p.evicted {
+		s.log.Warn("messages for a client dropped by NATS: this node fell behind", "name", name)
+		s.evict(peers, name, p, p.queue.Len())
 	}
 }

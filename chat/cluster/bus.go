@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,12 @@ const busTimeout = 2 * time.Second
 // of this one. The subscription's handler hands it to the broker.
 type remoteEvent struct {
 	from, to, text string
+}
+
+// overflowEvent says that NATS dropped messages for a client of this node:
+// more came than its bounds let wait for the subscription's handler.
+type overflowEvent struct {
+	name string
 }
 
 // nameEvent is a change to the bucket, as the watcher sees it: name is now
@@ -142,15 +149,32 @@ func keyName(key string) (string, error) {
 // userSubject is the subject of the messages for name.
 func userSubject(name string) string { return "achat.user." + nameKey(name) }
 
+// subjectName returns the name whose subject is subject.
+func subjectName(subject string) (string, bool) {
+	key, ok := strings.CutPrefix(subject, "achat.user.")
+	if !ok {
+		return "", false // the watch's subscription, say
+	}
+	name, err := keyName(key)
+	return name, err == nil
+}
+
 // connectBus connects to the NATS server at url and makes sure the bucket
 // of names exists. Messages for this node's names go to receive; at most
-// pending (lines, bytes) wait for it per name, and log warns of what NATS
-// drops past that.
-func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler,
+// pending (lines, bytes) wait for it per name. When nats.go drops what
+// comes past that, log warns, and overflow, if not nil, is told the name.
+func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler, overflow func(name string),
 	pending [2]int, log *slog.Logger) (*bus, error) {
 	nc, err := nats.Connect(url, nats.Name("achat node "+node), nats.DrainTimeout(busTimeout),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Warn("NATS", "err", err) // a slow consumer: messages for a client dropped
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			log.Warn("NATS", "err", err)
+			// A slow consumer: nats.go says so once, at the first message it
+			// drops, and again only after the handler has caught up.
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && overflow != nil {
+				if name, ok := subjectName(sub.Subject); ok {
+					overflow(name)
+				}
+			}
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to NATS at %s: %w", url, err)
@@ -411,6 +435,16 @@ func (s *Server) receive(msg *nats.Msg) {
 		return
 	}
 	s.events <- remoteEvent{from: msg.Header.Get("From"), to: msg.Header.Get("To"), text: string(msg.Data)}
+}
+
+// overflow hands the broker the name of a client for whom NATS dropped
+// messages, behind the same gate as receive.
+func (s *Server) overflow(name string) {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	if !s.gateShut {
+		s.events <- overflowEvent{name: name}
+	}
 }
 
 // watchNames tells the broker of every change to the bucket but this

@@ -305,13 +305,13 @@ func countPublished(t *testing.T, url, subject string, n int) <-chan struct{} {
 func TestANodeThatDiesFreesItsNamesWithinTheTTL(t *testing.T) {
 	const ttl = time.Second
 	url := startNATS(t)
-	dead, err := connectBus(url, "dead", ttl, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
+	dead, err := connectBus(url, "dead", ttl, nil, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.NoError(t, dead.claim("alice"))
 	died := time.Now()
 	dead.nc.Close() // no release, no renewal: what kill -9 leaves
 
-	other, err := connectBus(url, "other", ttl, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
+	other, err := connectBus(url, "other", ttl, nil, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer other.nc.Close()
 	require.ErrorAs(t, other.claim("alice"), new(protocol.NameTakenError), "still held right after")
@@ -332,7 +332,7 @@ func TestANodeRenewsItsNames(t *testing.T) {
 	url := startNATS(t)
 	n1 := startNode(t, url, Config{NameTTL: ttl})
 	alice := chattest.Login(t, n1.addr, "alice")
-	other, err := connectBus(url, "other", ttl, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
+	other, err := connectBus(url, "other", ttl, nil, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer other.nc.Close()
 	watch, err := other.kv.Watch(context.Background(), nameKey("alice"))
@@ -370,7 +370,7 @@ func TestTheDrainHandlesWhatHadArrived(t *testing.T) {
 			close(busy) // the handler is busy with the first message...
 			<-release   // ...until the drain has begun
 		}
-	}, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
+	}, nil, [2]int{-1, -1}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer b.nc.Close()
 	require.NoError(t, b.claim("carol"))
@@ -401,6 +401,48 @@ func TestTheDrainHandlesWhatHadArrived(t *testing.T) {
 	close(release)
 	require.NoError(t, <-drained)
 	require.EqualValues(t, n, handled.Load(), "every message that had arrived was handled")
+}
+
+// A node cannot slow down what other nodes send its clients: past a
+// client's bounds, nats.go drops what comes for it, and says so. The bus
+// hands the name on. Here the handler is held up until the first drop.
+func TestTheBusNamesAClientWhoseMessagesNATSDropped(t *testing.T) {
+	url := startNATS(t)
+	release := make(chan struct{})
+	overflowed := make(chan string, 100) // one per episode of drops: see connectBus
+	var first sync.Once
+	b, err := connectBus(url, "behind", DefaultNameTTL,
+		func(*nats.Msg) { <-release }, // the node's broker, busy
+		func(name string) { overflowed <- name; first.Do(func() { close(release) }) },
+		[2]int{5, -1}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer b.nc.Close()
+	const odd = "carol.x y" // not a subject token: the name comes back decoded
+	require.NoError(t, b.claim(odd))
+	require.NoError(t, b.subscribe(odd))
+	require.NoError(t, b.confirm())
+	for i := range 100 {
+		require.NoError(t, b.publish("alice", odd, fmt.Sprint(i)))
+	}
+	require.NoError(t, b.flush())
+	select {
+	case name := <-overflowed:
+		assert.Equal(t, odd, name)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no overflow in 10s, though 100 messages came for a handler that holds 5")
+	}
+}
+
+// The node evicts a client whose messages NATS dropped: it reads what was
+// queued for it, then why it is let go, as when it falls behind its queue.
+func TestANodeLetsGoAClientWhoseMessagesNATSDropped(t *testing.T) {
+	url := startNATS(t)
+	n := startNode(t, url, Config{})
+	bob := chattest.Login(t, n.addr, "bob")
+	n.srv.overflow("bob")
+	n.logs.waitFor(t, 0, "messages for a client dropped by NATS: this node fell behind", "bob")
+	bob.Expect(strings.TrimSuffix(protocol.ErrorLine(protocol.ErrTooSlow), "\n"))
+	bob.ExpectClosed()
 }
 
 // TestAClientMovesWhenItsNodeStops: achat client, given two nodes, logs in

@@ -81,5 +81,11 @@ func TestTestMutantsAreCaught(t *testing.T) {
 		Name:  "a login that does not wait for the watch",
 		Edits: []chattest.Edit{chattest.Replace("conn.go", "if !s.bus.knowsBefore(name) {", "if false {")},
 		Test:  "TestALoginKnowsTheNamesClaimedBeforeIt",
+	}, {
+		// NATS's drops only logged: the client is not told, and never
+		// knows what it missed.
+		Name:  "a slow consumer only logged",
+		Edits: []chattest.Edit{chattest.Replace("bus.go", "\t\t\t\t\toverflow(name)\n", "\t\t\t\t\t_ = name\n")},
+		Test:  "TestTheBusNamesAClientWhoseMessagesNATSDropped",
 	}})
 }

@@ -134,7 +134,7 @@ func orDefault[T int | time.Duration](v, def T) T {
 // called once; it closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
 	defer l.Close()
-	b, err := connectBus(s.natsURL, s.node, s.nameTTL, s.receive,
+	b, err := connectBus(s.natsURL, s.node, s.nameTTL, s.receive, s.overflow,
 		[2]int{s.maxQueued, int(s.maxQueuedBytes)}, s.log)
 	if err != nil {
 		return err
