@@ -88,7 +88,7 @@ func (s *Server) broker() {
 		case remoteEvent:
 			s.deliverRemote(peers, ev)
 		case overflowEvent:
-			s.overflowed(peers, ev.name)
+			s.overflowed(peers, ev)
 		case nameEvent:
 			s.noteName(remote, ev)
 		}
@@ -279,10 +279,12 @@ func (s *Server) deliverRemote(peers map[string]peer, ev remoteEvent) {
 // other nodes than its bounds let wait, here, for this node to take them.
 // NATS cannot slow their senders down, so the client is let go, and told,
 // as one that falls behind its queue is, rather than miss messages without
-// a word.
-func (s *Server) overflowed(peers map[string]peer, name string) {
-	if p, ok := peers[name]; ok && !p.evicted {
-		s.log.Warn("messages for a client dropped by NATS: this node fell behind", "name", name)
-		s.evict(peers, name, p, p.queue.Len())
+// a word. A report about a subscription that is no longer the name's comes
+// late, about a client that has left: the one logged in now lost nothing.
+func (s *Server) overflowed(peers map[string]peer, ev overflowEvent) {
+	p, ok := peers[ev.name]
+	if ok && !p.evicted && s.bus.listensFor(ev.name, ev.sub) {
+		s.log.Warn("messages for a client dropped by NATS: this node fell behind", "name", ev.name)
+		s.evict(peers, ev.name, p, p.queue.Len())
 	}
 }

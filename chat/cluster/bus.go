@@ -50,9 +50,12 @@ type remoteEvent struct {
 }
 
 // overflowEvent says that NATS dropped messages for a client of this node:
-// more came than its bounds let wait for the subscription's handler.
+// more came than its bounds let wait for the subscription's handler. sub
+// tells a late report about a client that has left from one about the
+// client that holds the name now.
 type overflowEvent struct {
 	name string
+	sub  *nats.Subscription
 }
 
 // nameEvent is a change to the bucket, as the watcher sees it: name is now
@@ -161,18 +164,20 @@ func subjectName(subject string) (string, bool) {
 
 // connectBus connects to the NATS server at url and makes sure the bucket
 // of names exists. Messages for this node's names go to receive; at most
-// pending (lines, bytes) wait for it per name. When nats.go drops what
-// comes past that, log warns, and overflow, if not nil, is told the name.
-func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler, overflow func(name string),
-	pending [2]int, log *slog.Logger) (*bus, error) {
+// pending (messages, bytes, headers included) wait for it per name. When
+// nats.go drops what comes past that, log warns, and overflow, if not nil,
+// is told the name and its subscription.
+func connectBus(url, node string, nameTTL time.Duration, receive nats.MsgHandler,
+	overflow func(name string, sub *nats.Subscription), pending [2]int, log *slog.Logger) (*bus, error) {
 	nc, err := nats.Connect(url, nats.Name("achat node "+node), nats.DrainTimeout(busTimeout),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			log.Warn("NATS", "err", err)
-			// A slow consumer: nats.go says so once, at the first message it
-			// drops, and again only after the handler has caught up.
+			// A slow consumer: nats.go says so at the first message it drops,
+			// on a goroutine of its own, and again only after a message has
+			// fit once more.
 			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil && overflow != nil {
 				if name, ok := subjectName(sub.Subject); ok {
-					overflow(name)
+					overflow(name, sub)
 				}
 			}
 		}))
@@ -222,6 +227,14 @@ func (b *bus) knowsBefore(name string) bool {
 	rev := b.held[name].rev
 	b.mu.Unlock()
 	return b.watched.wait(rev, busTimeout)
+}
+
+// listensFor reports whether sub is this node's subscription for name now.
+func (b *bus) listensFor(name string, sub *nats.Subscription) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.held[name]
+	return ok && c.sub == sub
 }
 
 // subscribe starts receiving the messages for name, which this node has
@@ -439,11 +452,11 @@ func (s *Server) receive(msg *nats.Msg) {
 
 // overflow hands the broker the name of a client for whom NATS dropped
 // messages, behind the same gate as receive.
-func (s *Server) overflow(name string) {
+func (s *Server) overflow(name string, sub *nats.Subscription) {
 	s.gate.Lock()
 	defer s.gate.Unlock()
 	if !s.gateShut {
-		s.events <- overflowEvent{name: name}
+		s.events <- overflowEvent{name: name, sub: sub}
 	}
 }
 

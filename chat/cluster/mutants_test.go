@@ -85,7 +85,7 @@ func TestTestMutantsAreCaught(t *testing.T) {
 		// NATS's drops only logged: the client is not told, and never
 		// knows what it missed.
 		Name:  "a slow consumer only logged",
-		Edits: []chattest.Edit{chattest.Replace("bus.go", "\t\t\t\t\toverflow(name)\n", "\t\t\t\t\t_ = name\n")},
+		Edits: []chattest.Edit{chattest.Replace("bus.go", "\t\t\t\t\toverflow(name, sub)\n", "\t\t\t\t\t_, _ = name, sub\n")},
 		Test:  "TestTheBusNamesAClientWhoseMessagesNATSDropped",
 	}})
 }
