@@ -87,5 +87,11 @@ func TestTestMutantsAreCaught(t *testing.T) {
 		Name:  "a slow consumer only logged",
 		Edits: []chattest.Edit{chattest.Replace("bus.go", "\t\t\t\t\toverflow(name, sub)\n", "\t\t\t\t\t_, _ = name, sub\n")},
 		Test:  "TestTheBusNamesAClientWhoseMessagesNATSDropped",
+	}, {
+		// Any report evicts: a late one, about a client that has left,
+		// evicts the one logged in under the name now.
+		Name:  "a slow consumer's report taken by name alone",
+		Edits: []chattest.Edit{chattest.Replace("broker.go", " && s.bus.listensFor(ev.name, ev.sub)", "")},
+		Test:  "TestANodeLetsGoAClientWhoseMessagesNATSDropped",
 	}})
 }
