@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +171,26 @@ func TestWorstCaseFormula(t *testing.T) {
 	// 256 lines of 1 KiB, and the one that crossed the bound.
 	filled := int64(72<<10 + 257*1024 + 80 + 2*16*257 + 4<<10 + 16<<10 + 2<<10)
 	assert.Equal(t, 3*filled, w.Filled(3))
+
+	// The pages give the formula in words: the same terms.
+	fixed := (scannerHeap + batchTextHeap + parsingHeap + writerHeap + stacksHeap + connHeap) >> 10
+	require.Equal(t, tooSlowHeap, lineOverheadHeap, "the formula writes the too-slow line as one more line's overhead")
+	formula := fmt.Sprintf("MaxConns × (%s KiB + 5/4 × MaxQueuedBytes + %d KiB + %d B × (MaxQueued + 3)) + %.1f MiB",
+		thousands(fixed), longestLineHeap>>10, lineOverheadHeap, float64(w.ServerWide())/(1<<20))
+	for _, page := range []string{"../docs/09-limits.md", "../docs/performance.md"} {
+		b, err := os.ReadFile(page)
+		require.NoError(t, err)
+		assert.True(t, strings.Contains(string(b), formula), "%s does not give the formula %q", page, formula)
+	}
+}
+
+// thousands writes n with a comma between thousands, as the pages do.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // liveHeap is the heap in use after two collections: what is reachable.
@@ -226,17 +248,24 @@ func messageLine(names []string, size int) string {
 // of three tries. What build keeps is the same each time, but the runtime
 // may allocate for itself in between: on a loaded 2-core machine, the
 // scanner measured 79,696 B once in twenty runs, where every quiet run
-// measures 74,120 B. Only the runtime adds, so the least is the truth.
-func heapOf(build func() any) int64 {
+// measures 74,120 B. Only the runtime adds, so the least is the truth. It
+// returns the last try's value too, taken only after its measure: a value
+// kept from one try to the next would be in the next try's "before", and
+// that try would measure nothing.
+func heapOf[T any](build func() T) (int64, T) {
 	least := int64(math.MaxInt64)
-	for range 3 {
+	var last T
+	for try := range 3 {
 		before := liveHeap()
 		kept := build()
 		after := liveHeap()
 		runtime.KeepAlive(kept)
 		least = min(least, after-before)
+		if try == 2 {
+			last = kept
+		}
 	}
-	return least
+	return least, last
 }
 
 // TestWorstCaseTerms measures, in this process, what the code allocates
@@ -246,7 +275,7 @@ func TestWorstCaseTerms(t *testing.T) {
 	// A scanner that has buffered a whole line of MaxLineBytes and its
 	// "\r\n": the most it buffers.
 	whole := strings.Repeat("x", protocol.MaxLineBytes) + "\r\n"
-	scanner := heapOf(func() any {
+	scanner, _ := heapOf(func() *protocol.Scanner {
 		lines := protocol.NewScanner(strings.NewReader(whole))
 		require.True(t, lines.Scan())
 		return lines
@@ -259,20 +288,21 @@ func TestWorstCaseTerms(t *testing.T) {
 	// 64 KiB holds. recipients' map is built here as recipients builds it.
 	names := shortNames()
 	line := messageLine(names, protocol.MaxLineBytes)
-	var msg protocol.Message
-	recipients := heapOf(func() any {
-		var err error
-		msg, err = protocol.ParseMessage(line)
+	recipients, msg := heapOf(func() protocol.Message {
+		msg, err := protocol.ParseMessage(line)
 		require.NoError(t, err)
 		return msg
 	})
-	seen := heapOf(func() any {
+	seen, _ := heapOf(func() map[string]bool {
 		seen := make(map[string]bool, 32)
 		for _, name := range msg.To {
 			seen[name] = true
 		}
 		return seen
 	})
+	// A measure of nothing would pass every bound: at least a string
+	// header a name must be there.
+	assert.Greater(t, recipients, int64(16*len(msg.To)))
 	parsing := recipients + seen
 	t.Logf("parsing a line of %d B, %d names: %d B (term %d): %d B of names, a map of %d B",
 		len(line), len(msg.To), parsing, parsingHeap, recipients, seen)
@@ -286,7 +316,7 @@ func TestWorstCaseTerms(t *testing.T) {
 	// The broker routing that line to nobody: the names, grown by append,
 	// and the error line, built three times (the names joined, the error's
 	// text, the line).
-	broker := heapOf(func() any {
+	broker, _ := heapOf(func() any {
 		var unknown []string
 		//lint:ignore S1011 route appends one name at a time: its slice grows as this one does
 		for _, name := range msg.To {
@@ -304,7 +334,7 @@ func TestWorstCaseTerms(t *testing.T) {
 	for i := range protocol.MaxBatchLines {
 		batch = append(batch, messageLine(names[i*37%len(names):], protocol.MaxLineBytes/protocol.MaxBatchLines-1))
 	}
-	kept := heapOf(func() any {
+	kept, parsed := heapOf(func() []protocol.Message {
 		msgs := make([]protocol.Message, 0, len(batch))
 		for _, line := range batch {
 			msg, err := protocol.ParseMessage(line)
@@ -315,4 +345,9 @@ func TestWorstCaseTerms(t *testing.T) {
 	})
 	t.Logf("a parsed batch of %d lines: %d B (term %d)", len(batch), kept, batchKeptHeap)
 	assert.LessOrEqual(t, kept, int64(batchKeptHeap))
+	named := 0
+	for _, msg := range parsed {
+		named += len(msg.To)
+	}
+	assert.Greater(t, kept, int64(16*named))
 }
