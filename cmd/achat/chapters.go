@@ -94,7 +94,8 @@ var chapters = []chapter{
 		[]string{"max-queued", "max-queued-bytes", "max-conns", "login-timeout", "write-timeout", "nats", "name-ttl"}},
 }
 
-// defaultChapter is the newest chapter: the best server so far.
+// defaultChapter is the newest chapter that runs alone, the best single
+// server so far: chapter cluster, after it, needs a NATS server.
 const defaultChapter = "limits"
 
 func findChapter(name string) (chapter, error) {
