@@ -108,7 +108,7 @@ var LeavingMutants = []Mutant{
 		},
 		Want: model.Delivery,
 		Also: []model.Property{model.Timeouts}, // chapter limits: a client dropped before its clock ran out
-		Run:  "^TestProperties$/^leaving$",
+		Runs: []string{"^TestProperties$/^leaving$", "^TestProperties$/^pipe$"},
 	},
 	{
 		// The reader forgets to say that its client left: the name is never

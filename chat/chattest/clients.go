@@ -262,7 +262,7 @@ func (r *run) sendBurst(c *client, s Step) {
 
 // sendPart sends the start of a message line, without its newline. The rest
 // comes with the client's next line; if the client ends its input first,
-// what it sent is its last line. The line is cut before its colon: the start
+// what it sent is not a line, and the server drops it (endPartialLocked). The line is cut before its colon: the start
 // of a text ("bob: m1" of "bob: m12") could pass for another message.
 func (r *run) sendPart(c *client, s Step) {
 	to, text := r.recipients(s), r.nextText()

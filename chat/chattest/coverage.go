@@ -66,10 +66,19 @@ func (c *tally) report(t *testing.T, opts Options) {
 		fmt.Fprint(f, "# "+CoverageHeader+"\n"+row+"\n")
 		f.Close()
 	}
-	if opts.defaultSteps && !opts.NoRush && c.schedules >= minTallied && c.share(c.inFlight) < MinInFlight {
-		t.Errorf("coverage: Ctrl-C landed with a delivery in flight in %d of %d schedules, under the floor of %.0f%%: the generator no longer reaches where shutdown bugs hide",
-			c.inFlight, c.schedules, 100*MinInFlight)
+	if err := c.underFloor(opts); err != nil {
+		t.Error(err)
 	}
+}
+
+// underFloor returns an error if a run of the default steps, with rushed
+// steps, has enough schedules to judge and falls under MinInFlight.
+func (c *tally) underFloor(opts Options) error {
+	if !opts.defaultSteps || opts.NoRush || c.schedules < minTallied || c.share(c.inFlight) >= MinInFlight {
+		return nil
+	}
+	return fmt.Errorf("coverage: Ctrl-C landed with a delivery in flight in %d of %d schedules, under the floor of %.0f%%: the generator no longer reaches where shutdown bugs hide",
+		c.inFlight, c.schedules, 100*MinInFlight)
 }
 
 // chapter is the name of the package whose tests run: go test runs them in

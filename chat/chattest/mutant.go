@@ -25,7 +25,11 @@ type Mutant struct {
 	// schedule, counts (the correct chapter breaks none); one not in Want
 	// or Also is logged, for the docs to follow.
 	Also []model.Property
-	Run  string // the tests to run, if not CheckMutants's run
+	// Runs: the tests to run, if not CheckMutants's runs. As those, one
+	// settles after every step and one rushes some: a mutant that only a
+	// part of its own reaches (slow readers, leaving) runs that part and a
+	// rushed one, so that it is caught where steps race the server too.
+	Runs []string
 }
 
 // An Edit replaces Old, which must occur once in File, with New. File is
@@ -39,7 +43,7 @@ func Replace(file, old, new string) Edit { return Edit{File: file, Old: old, New
 // tests that each of runs matches (its property tests: one that settles
 // after every step, one that rushes some) and fails t unless each mutant
 // fails in every one with its Want property (or one of Also) and a
-// counterexample shrunk by rapid. A mutant with its own Run runs that alone.
+// counterexample shrunk by rapid. A mutant with its own Runs runs those.
 //
 // The mutant is built once with go test -c -overlay, which swaps a file's
 // contents for one build and leaves the tree alone. A property that no
@@ -49,16 +53,16 @@ func CheckMutants(t *testing.T, runs []string, mutants []Mutant) {
 	if testing.Short() {
 		t.Skip("builds and runs each mutant: -short skips it")
 	}
-	if replaying() {
-		runs = runs[:1] // the docs show one counterexample: the first run's
-	}
 	for _, m := range mutants {
 		t.Run(m.Name, func(t *testing.T) {
 			t.Parallel()
 			bin := buildMutant(t, m.Edits)
 			tests := runs
-			if m.Run != "" {
-				tests = []string{m.Run}
+			if m.Runs != nil {
+				tests = m.Runs
+			}
+			if replaying() {
+				tests = tests[:1] // the docs show one counterexample: the first run's
 			}
 			want := append([]model.Property{m.Want}, m.Also...)
 			shown := false // an earlier run caught it with a shrunk counterexample of want

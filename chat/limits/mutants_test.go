@@ -28,8 +28,10 @@ var mutants = append(slices.Concat(chattest.LeavingMutants, chattest.ChapterMuta
 		Edits: []chattest.Edit{chattest.Replace("broker.go", "\tp.conn.SetReadDeadline(time.Now())\n",
 			"\tp.conn.SetReadDeadline(time.Now())\n\tp.conn.Close()\n")},
 		Want: model.Delivery,
-		Also: []model.Property{model.Timeouts}, // a client dropped before its clock ran out
-		Run:  "^TestProperties$/^slow_readers$",
+		// A client dropped before its clock ran out; the line that tells it
+		// it was evicted is thrown away with the rest.
+		Also: []model.Property{model.Timeouts, model.Errors},
+		Runs: []string{"^TestProperties$/^slow_readers$", "^TestProperties$/^pipe$"},
 	},
 	chattest.Mutant{
 		// The queue miscounts what waits in it: the broker evicts at half
@@ -37,7 +39,7 @@ var mutants = append(slices.Concat(chattest.LeavingMutants, chattest.ChapterMuta
 		Name:  "a queue that counts twice",
 		Edits: []chattest.Edit{chattest.Replace("../queue/queue.go", "\treturn len(q.items)\n}", "\treturn 2 * len(q.items)\n}")},
 		Want:  model.Eviction,
-		Run:   "^TestProperties$/^slow_readers$",
+		Runs:  []string{"^TestProperties$/^slow_readers$", "^TestProperties$/^pipe$"},
 	},
 	chattest.Mutant{
 		// The bound in bytes is read as KiB: a client that does not read
@@ -45,7 +47,7 @@ var mutants = append(slices.Concat(chattest.LeavingMutants, chattest.ChapterMuta
 		Name:  "a bound in bytes read as KiB",
 		Edits: []chattest.Edit{chattest.Replace("broker.go", " || unwritten > s.maxQueuedBytes {", " || unwritten > s.maxQueuedBytes<<10 {")},
 		Want:  model.Eviction,
-		Run:   "^TestProperties$/^slow_readers$",
+		Runs:  []string{"^TestProperties$/^slow_readers$", "^TestProperties$/^pipe$"},
 	},
 	chattest.Mutant{
 		// The connection limit is never checked.
