@@ -19,3 +19,18 @@ func TestMutantsAreCaught(t *testing.T) {
 // (chattest.LeavingMutants) break code that is chapter disconnect's, line for
 // line, and run there.
 var mutants = chattest.ChapterMutants
+
+// TestTestMutantsAreCaught: a mutant that no property of this chapter
+// catches, caught by the test that sets its moment up. Termination still
+// holds with it, at the drain deadline; the Timeouts property that would
+// see it comes in chapter limits.
+func TestTestMutantsAreCaught(t *testing.T) {
+	chattest.CheckTestMutants(t, []chattest.TestMutant{{
+		// The refusal is written without a deadline: over a connection that
+		// buffers nothing, a refused client that never reads holds its reader,
+		// its connection and Shutdown until the drain deadline.
+		Name:  "a refusal without a deadline",
+		Edits: []chattest.Edit{chattest.Replace("conn.go", "\tconn.SetWriteDeadline(time.Now().Add(lingerTimeout))\n", "")},
+		Test:  "TestShutdownIsNotHeldUpBy",
+	}})
+}

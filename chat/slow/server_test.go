@@ -78,6 +78,29 @@ func TestShutdownIsNotHeldUpBy(t *testing.T) {
 			silent.ExpectClosed()
 		})
 	})
+	t.Run("a refused client that never reads", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := New(Config{})
+			l, served := chattest.ServePipe(srv)
+			alice := chattest.DialPipe(t, l)
+			alice.LoginAs("alice")
+			impostor := chattest.DialPipe(t, l)
+			impostor.Send("alice") // a taken name; it never reads the refusal
+			synctest.Wait()        // the reader is blocked in the refusal's write: a pipe buffers nothing
+
+			// Shutdown wakes readers blocked in a read, not in a write: only
+			// the refusal's write deadline lets this reader go before the
+			// drain deadline, and the connection with it.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			require.NoError(t, srv.Shutdown(ctx))
+			assert.Equal(t, 3*lingerTimeout, time.Since(start),
+				"fake time: the refusal's write deadline and its linger, then the linger of alice's writer")
+			require.ErrorIs(t, <-served, ErrServerClosed)
+			alice.ExpectClosed()
+		})
+	})
 	t.Run("a client that keeps sending", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := New(Config{})
