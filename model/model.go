@@ -13,8 +13,8 @@ type Kind int
 
 const (
 	// Sent: client Conn wrote Line (its login line first, then messages).
-	// A line written in parts counts as sent when its newline is, or when
-	// the client ends its input after it.
+	// A line written in parts counts as sent when its newline is; if the
+	// client ends its input before that, it was never sent.
 	Sent Kind = iota
 	// LoggedIn (hook): the server routes messages for Name to Conn from now on.
 	LoggedIn
@@ -437,9 +437,19 @@ func (c *checker) loggedIn(cl *client, name string) {
 	cl.loggedIn = true
 	c.holders[name] = cl.id
 	c.everHeld[name]++
-	for _, m := range c.open { // routed before or after? Either may happen.
-		if slices.Contains(m.to, name) {
+	for _, m := range c.open {
+		if !slices.Contains(m.to, name) {
+			continue
+		}
+		// The broker reports a login and a routing from its one goroutine,
+		// in the order it did them (chattrace). Routed before this login,
+		// m was not routed to cl; accepted and not yet routed, it will be.
+		switch {
+		case m.routed:
+		case cl.departed: // if it left first, the server may not know yet
 			m.may[cl.id] = true
+		default:
+			m.must = append(m.must, cl.id)
 		}
 	}
 	if !cl.departed { // if it left first, nothing is owed to it

@@ -18,9 +18,11 @@ import (
 // stalls the goroutine that called it.
 type Hooks struct {
 	// LoggedIn is called after the server has started routing messages for
-	// name to conn (the server's side of the connection). It is called after
-	// the fact, so a message whose Accepted hook ran before it may or may not
-	// reach conn, and one accepted after it must.
+	// name to conn (the server's side of the connection). A message whose
+	// Routed hook ran before it does not reach conn; one that was accepted
+	// and not yet routed, or is accepted after it, must. The chapters with a
+	// broker call LoggedIn and Routed from the broker's goroutine, so their
+	// order is the order in which it did the two.
 	LoggedIn func(conn net.Conn, name string)
 
 	// Accepted is called when the server takes responsibility for msg, read
@@ -30,8 +32,9 @@ type Hooks struct {
 
 	// Routed is called after the server has routed msg, from from: queued
 	// it for each recipient that was logged in, or written it to them. A
-	// test knows from it that a race between msg and a login is over; the
-	// server owes msg from its Accepted on, whether Routed is called or not.
+	// test knows from it which logins came before msg was routed (see
+	// LoggedIn); the server owes msg from its Accepted on, whether Routed
+	// is called or not.
 	Routed func(from string, msg protocol.Message)
 
 	// LoggedOut is called after the server has stopped routing messages for
