@@ -351,7 +351,9 @@ proctype broker() {
 #endif
 
 /* next is queue.go:Next: it takes everything queued, in order, and leaves
- * the queue empty. With -DLIFO, the batch comes newest first. */
+ * the queue empty. With -DLIFO, the batch comes newest first. With
+ * -DKEEPS_LAST, the queue keeps the last item it handed over (an off-by-one
+ * in the slice it keeps), so the next batch hands it over again. */
 inline next(id) {
 	n = nitems[id];
 	for (i : 0 .. n - 1) {
@@ -365,6 +367,11 @@ inline next(id) {
 	nitems[id] = 0;
 #ifdef LIFO
 	printf("writer %d took %d message(s), newest first\n", id, n);
+#endif
+#ifdef KEEPS_LAST
+	items[id * QCAP] = batch[n - 1];
+	nitems[id] = 1;
+	printf("writer %d took %d message(s), and the queue kept the last\n", id, n);
 #endif
 	i = 0
 }

@@ -69,6 +69,8 @@ const (
 	// A client read a message while an earlier one of the same sender,
 	// routed to it, was still unread.
 	outOfOrder = "assertion violated (skipped==0)"
+	// A client read a message it had read before.
+	duplicate = "assertion violated ((got[p]&mine)==0)"
 )
 
 // Variants are the correct model, with and without the deadline, and each
@@ -131,6 +133,12 @@ var Variants = []Variant{
 		Defines: []string{"-DLIFO"},
 		Bug:     "the queue hands a batch over newest first",
 		Expect:  []Expect{{Mode: Safety, Error: outOfOrder}},
+	},
+	{
+		Name:    "keeps-last",
+		Defines: []string{"-DKEEPS_LAST"},
+		Bug:     "the queue keeps the last item it hands over, and hands it over again",
+		Expect:  []Expect{{Mode: Safety, Error: duplicate}},
 	},
 	{
 		Name:    "no-deadline",
