@@ -83,7 +83,11 @@ func runServe(args []string, stderr io.Writer) int {
 		set.logger.Error("cannot listen", "err", err)
 		return 1
 	}
-	set.logger.Info("listening", "addr", l.Addr().String(), "chapter", ch.name)
+	attrs := []any{"addr", l.Addr().String(), "chapter", ch.name}
+	if set.maxConns > 0 { // fitted to the file limit: say what it came to
+		attrs = append(attrs, "max_conns", set.maxConns)
+	}
+	set.logger.Info("listening", attrs...)
 	return serveUntilSignal(ch.new(set), ch, l, *drainTimeout, set.logger)
 }
 
