@@ -48,8 +48,9 @@ type Result struct {
 	// formula's bound for the server's flags, each plus the server's RSS
 	// before the workload (WorstCase); and what the kernel's TCP buffers
 	// held once every client was full, on the whole machine: the server's
-	// and the clients' ends (/proc/net/sockstat).
-	FilledKB, BoundKB, TCPMemKB int64
+	// and the clients' ends (/proc/net/sockstat). UnreadKB: what the
+	// clients' own sockets held, unread, at that moment (Linux only).
+	FilledKB, BoundKB, TCPMemKB, UnreadKB int64
 }
 
 // Rate is deliveries per second.

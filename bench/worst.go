@@ -188,7 +188,21 @@ func Worst(srv *Server, cfg Config) Result {
 	res.Elapsed = time.Since(start)
 	res.PeakRSSKB, _ = srv.PeakRSS()
 	res.TCPMemKB, _ = tcpMemKB()
+	res.UnreadKB, _ = unreadKB(clients)
 	return res
+}
+
+// unreadKB is what the clients' sockets have received and not read, in kB.
+func unreadKB(clients []*client) (int64, error) {
+	var unread int64
+	for _, c := range clients {
+		n, err := unreadBytes(c.conn)
+		if err != nil {
+			return 0, err
+		}
+		unread += int64(n)
+	}
+	return unread >> 10, nil
 }
 
 // tcpMemKB is what the kernel's TCP buffers hold on the whole machine, in
