@@ -8,4 +8,6 @@ import (
 )
 
 // unreadBytes is measured on Linux only.
-func unreadBytes(net.Conn) (int, error) { return 0, errors.New("unread bytes are measured on Linux only") }
+func unreadBytes(net.Conn) (int, error) {
+	return 0, errors.New("unread bytes are measured on Linux only")
+}
