@@ -22,7 +22,9 @@ type Hooks struct {
 	// Routed hook ran before it does not reach conn; one that was accepted
 	// and not yet routed, or is accepted after it, must. The chapters with a
 	// broker call LoggedIn and Routed from the broker's goroutine, so their
-	// order is the order in which it did the two.
+	// order is the order in which it did the two. Chapter naive calls them
+	// from its readers, where that order means nothing: its tests settle
+	// after every step, so that no login races a message.
 	LoggedIn func(conn net.Conn, name string)
 
 	// Accepted is called when the server takes responsibility for msg, read
