@@ -1,5 +1,7 @@
 package model
 
+import "slices"
+
 // checkEviction: a client may be evicted as too slow only when more lines,
 // or more bytes, than the bounds wait for it. The model counts them itself,
 // from above: every line that may have been queued for the client so far,
@@ -49,4 +51,30 @@ func (c *checker) mayHaveQueued(cl *client) (lines, bytes int) {
 		}
 	}
 	return lines, bytes
+}
+
+// checkLinesBound: over connections that hold nothing in transit, the
+// messages routed to a client and not read by it all wait in the server,
+// in its queue or in the batch that its writer took from the queue and is
+// writing. The bound counts the queue only, and the writer took at most a
+// queue's worth: more than twice the bound, and the client must have been
+// evicted. (Answers wait there too; leaving them out only makes the count
+// smaller.)
+func (c *checker) checkLinesBound(cl *client, got []string) {
+	if !c.cfg.Unbuffered || c.cfg.MaxQueued == 0 || !cl.loggedIn || cl.departed || cl.closed ||
+		cl.clockFailed {
+		return
+	}
+	read := c.deliveredTexts(got)
+	waiting := 0
+	for _, m := range c.messages {
+		if m.routed && slices.Contains(m.must, cl.id) && !read[m.text] {
+			waiting++
+		}
+	}
+	if waiting > 2*c.cfg.MaxQueued {
+		cl.clockFailed = true
+		c.fail(Eviction, "%d lines waited for conn %d (%s) when the server settled: more than its queue and its writer's batch can hold, %d lines each",
+			waiting, cl.id, cl.name, c.cfg.MaxQueued)
+	}
 }

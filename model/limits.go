@@ -155,6 +155,7 @@ func (c *checker) checkLimits(got map[int][]string) {
 		c.checkRefusalClock(cl)
 		c.checkWriteClock(cl, got[cl.id])
 		c.checkBytesBound(cl, got[cl.id])
+		c.checkLinesBound(cl, got[cl.id])
 	}
 }
 

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -312,6 +313,34 @@ func TestEviction(t *testing.T) {
 		{"in a bubble: three routed, but one was read at the last settle point",
 			with(three, paused(1), settledRead(map[int]int{1: 1}), sent(0, "bob: m3"), accepted(0, "alice", "m3", "bob"),
 				evicted(1, "bob")), got, both, []Property{Eviction}},
+	})
+	// Kept with more: in a bubble, what bob has not read waits in his queue
+	// or in his writer's batch, the bound's worth each at most.
+	unread := func(n int) []Event {
+		history := with(logins, paused(1))
+		for i := 1; i <= n; i++ {
+			text := fmt.Sprintf("m%d", i)
+			history = with(history, sent(0, "bob: "+text), accepted(0, "alice", text, "bob"), routed("alice", text))
+		}
+		return with(history, settledRead(map[int]int{}))
+	}
+	readLater := func(n int) map[int][]string { // bob reads them all after Ctrl-C
+		var read []string
+		for i := 1; i <= n; i++ {
+			read = append(read, fmt.Sprintf("from alice: m%d", i))
+		}
+		return map[int][]string{1: read}
+	}
+	runChecks(t, Config{MaxQueued: 1, Unbuffered: true}, []checkTest{
+		{"in a bubble: two waiting, one in the queue and one being written, is within the bound",
+			unread(2), readLater(2), both, nil},
+		{"three waiting, and not evicted: kept with more", unread(3), readLater(3), both, []Property{Eviction}},
+	})
+	runChecks(t, Config{MaxQueued: 1}, []checkTest{
+		{"over TCP, the sockets hold some of them", unread(3), readLater(3), both, nil},
+	})
+	runChecks(t, Config{MaxQueued: 100, MaxQueuedBytes: 15, Unbuffered: true}, []checkTest{
+		{"in a bubble: 30 bytes waiting, and not evicted: kept with more", unread(2), readLater(2), both, []Property{Eviction}},
 	})
 }
 

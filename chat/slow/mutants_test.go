@@ -29,6 +29,15 @@ var mutants = []chattest.Mutant{
 		Runs:  []string{"^TestProperties$/^slow_readers$", "^TestProperties$/^pipe$"},
 	},
 	{
+		// The bound is checked against four times itself: a client that does
+		// not read makes the server hold four times what it should. Only the
+		// model's own count of what waits, over a pipe, shows it.
+		Name:  "evicted too late",
+		Edits: []chattest.Edit{chattest.Replace("broker.go", "waiting > s.maxQueued {", "waiting > 4*s.maxQueued {")},
+		Want:  model.Eviction,
+		Runs:  []string{"^TestProperties$/^slow_readers$", "^TestProperties$/^pipe$"},
+	},
+	{
 		// The queue miscounts what waits in it: the broker evicts at half
 		// the bound. Only a count of its own shows the model this.
 		Name:  "a queue that counts twice",
