@@ -236,7 +236,7 @@ func TestHarnessCatchesOverTCPAServerThatThrowsLinesAway(t *testing.T) {
 	chattest.ExpectCounterexample(t, func(h *chattrace.Hooks) chattest.Server {
 		return forgetfulServer{shutdown.New(shutdown.Config{Hooks: h})}
 	}, chattest.Options{
-		Transport: chattest.TCP, NoRush: true, SettleGuard: 500 * time.Millisecond, MaxSteps: 8,
+		Transport: chattest.TCP, NoRush: true, SettleGuard: 200 * time.Millisecond, MaxSteps: 8,
 		Steps: []chattest.StepKind{chattest.Sends, chattest.Waits},
 	}, model.Progress)
 }

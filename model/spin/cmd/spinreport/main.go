@@ -7,6 +7,7 @@
 //
 //	go run ./model/spin/cmd/spinreport            every variant
 //	go run ./model/spin/cmd/spinreport -run notify  the variants whose name contains "notify"
+//	go run ./model/spin/cmd/spinreport -bugs        the bug variants only: every story, sooner
 //
 // It exits 1 if any verdict is not the expected one.
 package main
@@ -29,6 +30,7 @@ type finding struct {
 
 func main() {
 	only := flag.String("run", "", "check only the variants whose name contains this")
+	bugs := flag.Bool("bugs", false, "check only the bug variants (the correct ones tell no story)")
 	flag.Parse()
 	if missing := spin.Tools(); missing != "" {
 		fmt.Fprintln(os.Stderr, "spinreport:", missing)
@@ -40,7 +42,7 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 
-	findings, unexpected := checkAll(tmp, *only)
+	findings, unexpected := checkAll(tmp, *only, *bugs)
 	for _, f := range findings {
 		tellStory(f)
 	}
@@ -53,11 +55,11 @@ func main() {
 
 // checkAll runs every selected check, prints its line, and returns those
 // that found an error and how many verdicts were not the expected ones.
-func checkAll(tmp, only string) (findings []finding, unexpected int) {
+func checkAll(tmp, only string, bugsOnly bool) (findings []finding, unexpected int) {
 	fmt.Printf("%-20s %-13s %-7s %9s %6s %8s %7s  %s\n",
 		"variant", "check", "verdict", "states", "depth", "memory", "time", "pan")
 	for _, v := range spin.Variants {
-		if !strings.Contains(v.Name, only) {
+		if !strings.Contains(v.Name, only) || bugsOnly && v.Bug == "" {
 			continue
 		}
 		for _, e := range v.Expect {
