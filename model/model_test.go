@@ -342,6 +342,20 @@ func TestEviction(t *testing.T) {
 	runChecks(t, Config{MaxQueued: 100, MaxQueuedBytes: 15, Unbuffered: true}, []checkTest{
 		{"in a bubble: 30 bytes waiting, and not evicted: kept with more", unread(2), readLater(2), both, []Property{Eviction}},
 	})
+	// Two error lines of 68 bytes for alice, over a bound of 120: she read
+	// the first two settle points before the second was queued. Over TCP
+	// her writer may still count it (it takes bytes off only after its
+	// write returns, and nothing she sees follows that); in a bubble it has
+	// taken them off.
+	twoAnswers := with(logins, sent(0, "no colon"), settledRead(map[int]int{0: 1}), settledRead(map[int]int{0: 1}),
+		sent(0, "no colon"), evicted(0, "alice"))
+	answered := map[int][]string{0: lines(noColon, noColon, tooSlow)}
+	runChecks(t, Config{MaxQueued: 8, MaxQueuedBytes: 120}, []checkTest{
+		{"over TCP, bytes read are not taken off: the writer may count them still", twoAnswers, answered, both, nil},
+	})
+	runChecks(t, Config{MaxQueued: 8, MaxQueuedBytes: 120, Unbuffered: true}, []checkTest{
+		{"in a bubble, they are", twoAnswers, answered, both, []Property{Eviction}},
+	})
 }
 
 func TestPending(t *testing.T) {
