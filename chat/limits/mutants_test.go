@@ -69,7 +69,8 @@ var mutants = append(slices.Concat(chattest.LeavingMutants, chattest.ChapterMuta
 		Edits: []chattest.Edit{chattest.Replace("limits.go",
 			"\tconn.SetWriteDeadline(time.Now().Add(refuseTimeout))\n", "")},
 		Want: model.Progress,
-		Also: []model.Property{model.Timeouts, model.Connections},
+		// Shutdown waits for the accept loop, which is held too.
+		Also: []model.Property{model.Timeouts, model.Connections, chattest.Termination},
 	},
 	chattest.Mutant{
 		// No login timeout: a silent connection is held for ever.

@@ -18,7 +18,7 @@ import (
 // it and what catches it; and every row is a mutant the code has.
 func TestMutantTableIsTheCode(t *testing.T) {
 	root := filepath.Join("..", "..")
-	short := propertyNames(t, filepath.Join(root, "model", "model.go"))
+	short := propertyNames(t, filepath.Join(root, "model", "model.go"), filepath.Join(root, "chat", "chattest", "run.go"))
 	want := map[mutantRow]bool{}
 	for _, m := range chapterMutants(t, root, short) {
 		want[m] = true
@@ -187,28 +187,35 @@ func stringLit(e ast.Expr) string {
 	return s
 }
 
-// propertyNames maps each model.Property constant to the name its text
+// propertyNames maps each Property constant of the files (model's, and
+// the harness's own, such as chattest.Termination) to the name its text
 // begins with: Spurious to "Nothing spurious".
-func propertyNames(t *testing.T, path string) map[string]string {
+func propertyNames(t *testing.T, paths ...string) map[string]string {
 	t.Helper()
-	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := map[string]string{}
-	ast.Inspect(file, func(n ast.Node) bool {
-		spec, ok := n.(*ast.ValueSpec)
-		if !ok || spec.Type == nil || len(spec.Values) != 1 {
+	for _, path := range paths {
+		file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			spec, ok := n.(*ast.ValueSpec)
+			if !ok || spec.Type == nil || len(spec.Values) != 1 {
+				return true
+			}
+			typ, isIdent := spec.Type.(*ast.Ident)
+			sel, isSel := spec.Type.(*ast.SelectorExpr)
+			if isIdent && typ.Name == "Property" || isSel && sel.Sel.Name == "Property" {
+				name, _, _ := strings.Cut(stringLit(spec.Values[0]), ":")
+				names[spec.Names[0].Name] = name
+			}
 			return true
+		})
+	}
+	for _, want := range []string{"Delivery", "Termination"} {
+		if !slices.Contains(mapsValues(names), want) {
+			t.Fatalf("no Property constant %q read from %v", want, paths)
 		}
-		if typ, ok := spec.Type.(*ast.Ident); ok && typ.Name == "Property" {
-			name, _, _ := strings.Cut(stringLit(spec.Values[0]), ":")
-			names[spec.Names[0].Name] = name
-		}
-		return true
-	})
-	if !slices.Contains(mapsValues(names), "Delivery") {
-		t.Fatalf("%s: no Property constants read", path)
 	}
 	return names
 }
