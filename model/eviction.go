@@ -73,16 +73,21 @@ func (c *checker) checkLinesBound(cl *client, got []string) {
 		cl.clockFailed {
 		return
 	}
-	read := c.deliveredTexts(got)
-	waiting := 0
-	for _, m := range c.messages {
-		if m.routed && slices.Contains(m.must, cl.id) && !read[m.text] {
-			waiting++
-		}
-	}
-	if waiting > 2*c.cfg.MaxQueued {
+	if waiting, _ := c.routedUnread(cl, got); waiting > 2*c.cfg.MaxQueued {
 		cl.clockFailed = true
 		c.fail(Eviction, "%d lines waited for conn %d (%s) when the server settled: more than its queue and its writer's batch can hold, %d lines each",
 			waiting, cl.id, cl.name, c.cfg.MaxQueued)
 	}
+}
+
+// routedUnread counts the messages routed to cl that it has not read (got
+// is what it has), and their bytes.
+func (c *checker) routedUnread(cl *client, got []string) (lines, bytes int) {
+	read := c.deliveredTexts(got)
+	for _, m := range c.messages {
+		if m.routed && slices.Contains(m.must, cl.id) && !read[m.text] {
+			lines, bytes = lines+1, bytes+len(m.delivery())+1
+		}
+	}
+	return lines, bytes
 }

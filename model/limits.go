@@ -184,14 +184,7 @@ func (c *checker) checkBytesBound(cl *client, got []string) {
 		cl.clockFailed {
 		return
 	}
-	read := c.deliveredTexts(got)
-	waiting := 0
-	for _, m := range c.messages {
-		if m.routed && slices.Contains(m.must, cl.id) && !read[m.text] {
-			waiting += len(m.delivery()) + 1
-		}
-	}
-	if waiting > c.cfg.MaxQueuedBytes {
+	if _, waiting := c.routedUnread(cl, got); waiting > c.cfg.MaxQueuedBytes {
 		cl.clockFailed = true
 		c.fail(Eviction, "%d bytes waited for conn %d (%s) when the server settled, and the bound is %d",
 			waiting, cl.id, cl.name, c.cfg.MaxQueuedBytes)
